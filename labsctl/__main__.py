@@ -1,0 +1,3 @@
+from labsctl.cli import main
+
+main()

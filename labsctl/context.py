@@ -1,0 +1,164 @@
+"""Every decision about what a residency needs, made in Python, as plain data for the templates.
+
+Templates under `templates/` only loop over what `build_context` returns: which subjects get which
+role in which stage, which quota a stage has, which stages the pipeline may deploy to, which
+repositories Argo CD may use. Nothing here touches the cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labsctl import naming
+from labsctl.catalogue import TOOLS
+from labsctl.spec import Residency, Role, Stage
+
+CLUSTER_SERVER = "https://kubernetes.default.svc"
+
+
+def build_context(residency: Residency) -> dict[str, Any]:
+    spec = residency.spec
+    stages = [_stage(residency, stage) for stage in spec.stages]
+    return {
+        "residency": {
+            "name": residency.name,
+            "display_name": spec.display_name or residency.name,
+            "organisation": spec.organisation,
+            "description": spec.description or "",
+        },
+        "stages": stages,
+        "namespaces": [stage["namespace"] for stage in stages],
+        "network": {
+            "isolation": spec.network.isolation,
+            "ingress_namespaces": list(spec.network.ingress_namespaces),
+            "cicd_namespace": residency.namespace(spec.pipelines.stage)
+            if spec.pipelines.stage in residency.stage_names()
+            else None,
+        },
+        "groups": _groups(residency),
+        "pipelines": _pipelines(residency),
+        "gitops": _gitops(residency),
+    }
+
+
+def _effective_role(role: Role, cap: Role | None) -> Role:
+    return role if cap is None or role.rank <= cap.rank else cap
+
+
+def _stage(residency: Residency, stage: Stage) -> dict[str, Any]:
+    spec = residency.spec
+    subjects: dict[str, list[dict[str, str]]] = {role.value: [] for role in Role}
+    for member in spec.team.members:
+        role = _effective_role(member.role, stage.max_role)
+        subjects[role.value].append(
+            {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": member.user}
+        )
+    for group in spec.team.groups:
+        role = _effective_role(group.role, stage.max_role)
+        subjects[role.value].append(
+            {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": group.name}
+        )
+    quota = residency.stage_quota(stage)
+    display = f"{spec.display_name or residency.name} ({stage.name})"
+    return {
+        "name": stage.name,
+        "namespace": residency.namespace(stage.name),
+        "display_name": display,
+        "description": stage.description or spec.description or "",
+        "bindings": [
+            {"name": f"team-{role}", "role": role, "subjects": subjects[role]}
+            for role in ("admin", "edit", "view")
+            if subjects[role]
+        ],
+        "quota": {
+            "hard": dict(sorted(quota.effective_hard().items())),
+            "default": quota.limit_range.default.model_dump(),
+            "default_request": quota.limit_range.default_request.model_dump(),
+        },
+    }
+
+
+def _groups(residency: Residency) -> list[dict[str, Any]]:
+    team = residency.spec.team
+    if not team.create_groups:
+        return []
+    return [{"name": group.name, "users": list(group.users)} for group in team.groups]
+
+
+def _pipelines(residency: Residency) -> dict[str, Any]:
+    pipelines = residency.spec.pipelines
+    enabled = pipelines.enabled is not False
+    stages = residency.stage_names()
+    namespace = residency.namespace(pipelines.stage)
+    deploy = [residency.namespace(s) for s in pipelines.deploy_to if s in stages] if enabled else []
+    return {
+        "enabled": enabled,
+        "required": pipelines.enabled is True,
+        "namespace": namespace if enabled else None,
+        "service_account": pipelines.service_account,
+        "deploy_namespaces": deploy,
+        "default_deploy_namespace": deploy[0] if deploy else namespace,
+        "images": pipelines.images.model_dump(),
+        "git_url": pipelines.git_url or "",
+        "git_credentials_secret": pipelines.git_credentials_secret,
+    }
+
+
+def _gitops(residency: Residency) -> dict[str, Any]:
+    tooling = residency.spec.tooling
+    applications = []
+    for tool in tooling.tools:
+        entry = TOOLS[tool.name]
+        applications.append(
+            {
+                "name": naming.tool_application(residency, tool.name),
+                "tool": tool.name,
+                "namespace": residency.namespace(tool.stage or entry.default_stage),
+                "repo_url": entry.repo_url,
+                "chart": entry.chart,
+                "path": None,
+                "target_revision": tool.version or entry.version,
+                "helm_values": _merge(_thaw(entry.values), tool.values),
+            }
+        )
+    for app in tooling.applications:
+        applications.append(
+            {
+                "name": naming.tool_application(residency, app.name),
+                "tool": None,
+                "namespace": residency.namespace(app.stage),
+                "repo_url": app.repo_url,
+                "chart": app.chart,
+                "path": app.path,
+                "target_revision": app.target_revision,
+                "helm_values": dict(app.values),
+            }
+        )
+    repos = sorted({app["repo_url"] for app in applications})
+    return {
+        "enabled": bool(applications),
+        "namespace": tooling.argocd_namespace,
+        "project": residency.name,
+        "source_repos": repos,
+        "destinations": [
+            {"server": CLUSTER_SERVER, "namespace": residency.namespace(s)}
+            for s in residency.stage_names()
+        ],
+        "applications": applications,
+    }
+
+
+def _thaw(value: Any) -> Any:
+    if hasattr(value, "items"):
+        return {k: _thaw(v) for k, v in value.items()}
+    return value
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,76 @@
+"""The per-residency Ansible inventory that `playbooks/*.yml` run with plain `ansible-playbook`.
+
+Each residency is one inventory host (connection `local`), so an inventory holding several
+residencies lets Ansible's forks work on them in parallel. The objects come from the same
+rendering as `labsctl render --format manifests`; strings Ansible would template are `!unsafe`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labsctl import naming
+from labsctl.files import dump_yaml
+from labsctl.render import Rendering
+from labsctl.spec import Residency
+
+GROUP = "residencies"
+INVENTORY_FORMAT = 1
+
+
+def host_vars(rendering: Rendering) -> dict[str, Any]:
+    """Everything the playbooks need for one residency: facts about it and its objects."""
+    residency = rendering.residency
+    context = rendering.context
+    pipelines = context["pipelines"]
+    variables: dict[str, Any] = {
+        "labsctl_residency": residency.name,
+        "labsctl_namespaces": list(context["namespaces"]),
+        "labsctl_owner_selector": naming.owner_selector(residency.name),
+        "labsctl_flavour": residency.spec.cluster.flavour.value,
+        "labsctl_requires": {
+            "tekton": bool(pipelines["required"]),
+            "argocd": bool(context["gitops"]["enabled"]),
+            "openshift_groups": bool(context["groups"]),
+        },
+        "labsctl_wants": {"tekton": bool(pipelines["enabled"])},
+        "labsctl_gitops_namespace": context["gitops"]["namespace"],
+        "labsctl_secret_refs": [
+            ref.model_dump(exclude_none=True) for ref in residency.spec.secrets
+        ],
+        **rendering.variables(),
+    }
+    if residency.spec.cluster.context:
+        variables["labsctl_context"] = residency.spec.cluster.context
+    return variables
+
+
+def inventory_files(renderings: list[Rendering]) -> dict[str, str]:
+    """Files of one inventory directory (`hosts.yml`, `group_vars/`, `host_vars/`)."""
+    hosts: dict[str, Any] = {r.residency.name: {} for r in renderings}
+    files = {
+        "hosts.yml": _header(renderings)
+        + dump_yaml({"all": {"children": {GROUP: {"hosts": hosts}}}}),
+        "group_vars/all.yml": _header(renderings)
+        + dump_yaml(
+            {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                "labsctl_inventory_format": INVENTORY_FORMAT,
+            }
+        ),
+    }
+    for rendering in renderings:
+        name = rendering.residency.name
+        files[f"host_vars/{name}.yml"] = _header(renderings) + dump_yaml(
+            host_vars(rendering), for_ansible=True
+        )
+    return files
+
+
+def _header(renderings: list[Rendering]) -> str:
+    names = ", ".join(sorted(r.residency.name for r in renderings))
+    return (
+        f"# Rendered by labsctl from the residency spec of {names}; do not edit by hand.\n"
+        "# Apply with: ansible-playbook -i <this directory> playbooks/bootstrap.yml\n"
+    )

@@ -1,0 +1,30 @@
+"""Plain Kubernetes manifests of a residency, for GitOps users: the objects the roles apply."""
+
+from __future__ import annotations
+
+from labsctl.files import dump_documents
+from labsctl.render import CONDITIONS, ROLES, Rendering
+
+CONDITION_NOTES = {
+    "openshift": "the user.openshift.io/v1 API (OpenShift)",
+    "image-puller": "the system:image-puller ClusterRole (OpenShift)",
+    "triggers": "the triggers.tekton.dev/v1beta1 API (Tekton Triggers)",
+}
+
+
+def manifest_files(rendering: Rendering) -> dict[str, str]:
+    """One multi-document file per role and conditional set, numbered in apply order."""
+    files: dict[str, str] = {}
+    name = rendering.residency.name
+    for object_set in rendering.sets:
+        number = (ROLES.index(object_set.role) + 1) * 10
+        suffix = ""
+        header = f"# {object_set.role} objects of residency {name}, rendered by labsctl.\n"
+        if object_set.condition:
+            number += CONDITIONS.index(object_set.condition) + 1
+            suffix = f"-{object_set.condition}"
+            header += f"# Apply only where the cluster has {CONDITION_NOTES[object_set.condition]}.\n"
+        files[f"{number:02d}-{object_set.role}{suffix}.yaml"] = header + dump_documents(
+            list(object_set.objects)
+        )
+    return files

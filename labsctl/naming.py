@@ -1,0 +1,46 @@
+"""Names and ownership marks labsctl puts on the cluster; every derived name is computed here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from labsctl.spec import Residency
+
+GROUP = "labsctl.dev"
+FIELD_MANAGER = "labsctl"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_PART_OF = "app.kubernetes.io/part-of"
+LABEL_RESIDENCY = f"{GROUP}/residency"
+LABEL_STAGE = f"{GROUP}/stage"
+LABEL_COMPONENT = f"{GROUP}/component"
+ANNOTATION_START = f"{GROUP}/start"
+ANNOTATION_END = f"{GROUP}/end"
+ANNOTATION_ARCHIVE = f"{GROUP}/archive"
+ANNOTATION_ORGANISATION = f"{GROUP}/organisation"
+ANNOTATION_SPEC_VERSION = f"{GROUP}/spec-api-version"
+OPENSHIFT_DISPLAY_NAME = "openshift.io/display-name"
+OPENSHIFT_DESCRIPTION = "openshift.io/description"
+
+
+def is_reserved(key: str) -> bool:
+    return key.startswith(f"{GROUP}/") or key == LABEL_MANAGED_BY
+
+
+def owner_selector(residency: str) -> str:
+    """The label selector that finds every object a residency owns."""
+    return f"{LABEL_MANAGED_BY}=labsctl,{LABEL_RESIDENCY}={residency}"
+
+
+def tool_application(residency: Residency, name: str) -> str:
+    return f"{residency.name}-{name}"
+
+
+def application_names(residency: Residency) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(YAML location, Argo CD Application name) for every tool and application."""
+    for index, tool in enumerate(residency.spec.tooling.tools):
+        yield ("spec", "tooling", "tools", index, "name"), tool_application(residency, tool.name)
+    for index, app in enumerate(residency.spec.tooling.applications):
+        yield (
+            ("spec", "tooling", "applications", index, "name"),
+            tool_application(residency, app.name),
+        )

@@ -1,0 +1,188 @@
+"""Render a residency's objects from the templates, once, for both inventories and manifests.
+
+This module owns the only Jinja2 environment: sandboxed, `StrictUndefined`, and every expression
+finalised to a JSON scalar or flow mapping so that spec values stay data. After rendering, every
+object gets the ownership labels and date annotations, so a template (ours or a platform team's
+override) cannot forget them or override them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from labsctl import naming, paths
+from labsctl.context import build_context
+from labsctl.errors import RenderError
+from labsctl.spec import API_VERSION, Residency
+
+# Apply order of the roles; teardown runs it backwards.
+ROLES = ("namespaces", "quotas", "network", "rbac", "pipelines", "gitops")
+# `<role>/<condition>/` templates are applied only where the cluster has what they need.
+CONDITIONS = ("openshift", "image-puller", "triggers")
+TEMPLATE_SUFFIX = ".yaml.j2"
+
+
+@dataclass(frozen=True)
+class ObjectSet:
+    """Objects one role applies together; `condition` names what the cluster must have."""
+
+    role: str
+    condition: str | None
+    objects: tuple[dict[str, Any], ...]
+
+    @property
+    def variable(self) -> str:
+        suffix = f"_{self.condition.replace('-', '_')}" if self.condition else ""
+        return f"{self.role}{suffix}_objects"
+
+
+@dataclass(frozen=True)
+class Rendering:
+    residency: Residency
+    sets: tuple[ObjectSet, ...]
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+    def objects(self, condition_met: Any = None) -> list[dict[str, Any]]:
+        """All objects in apply order; conditional sets only where `condition_met(cond)`."""
+        return [
+            obj
+            for object_set in self.sets
+            if object_set.condition is None or (condition_met and condition_met(object_set.condition))
+            for obj in object_set.objects
+        ]
+
+    def variables(self) -> dict[str, list[dict[str, Any]]]:
+        """`<role>_objects` of every role (empty included) and `<role>_<condition>_objects`
+        where there are any; the roles' defaults give the conditional ones an empty list."""
+        out: dict[str, list[dict[str, Any]]] = {
+            ObjectSet(role, None, ()).variable: [] for role in ROLES
+        }
+        for object_set in self.sets:
+            out.setdefault(object_set.variable, []).extend(object_set.objects)
+        return out
+
+
+def _finalize(value: Any) -> Any:
+    """Every `{{ expression }}` becomes a JSON scalar or flow collection: valid YAML, no injection."""
+    if isinstance(value, bool | int | float | str | list | dict | tuple) or value is None:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    raise RenderError(f"a template wrote a {type(value).__name__}; only data may be written")
+
+
+def _environment(extra_dir: Path | None) -> SandboxedEnvironment:
+    loaders = [FileSystemLoader(str(extra_dir))] if extra_dir else []
+    loaders.append(FileSystemLoader(str(paths.templates_dir())))
+    return SandboxedEnvironment(
+        loader=ChoiceLoader(loaders),
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _template_names(extra_dir: Path | None) -> list[tuple[str, str | None, str]]:
+    """(role, condition, template name) of every template, the override dir's included."""
+    found: set[str] = set()
+    for base in (paths.templates_dir(), extra_dir):
+        if base is None:
+            continue
+        for path in base.rglob(f"*{TEMPLATE_SUFFIX}"):
+            found.add(path.relative_to(base).as_posix())
+    out = []
+    for name in sorted(found):
+        parts = name.split("/")
+        if len(parts) == 2 and parts[0] in ROLES:
+            out.append((parts[0], None, name))
+        elif len(parts) == 3 and parts[0] in ROLES and parts[1] in CONDITIONS:
+            out.append((parts[0], parts[1], name))
+        else:
+            raise RenderError(
+                f"template {name!r} is not under <role>/ or <role>/<condition>/",
+                hint=f"roles: {', '.join(ROLES)}; conditions: {', '.join(CONDITIONS)}",
+            )
+    return out
+
+
+def render(residency: Residency, templates: Path | None = None) -> Rendering:
+    """Render every template for `residency`; deterministic for the same spec and templates."""
+    if templates is not None and not templates.is_dir():
+        raise RenderError(f"template directory {templates} does not exist")
+    env = _environment(templates)
+    context = build_context(residency)
+    stage_of = {stage["namespace"]: stage["name"] for stage in context["stages"]}
+    grouped: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for role, condition, name in _template_names(templates):
+        try:
+            text = env.get_template(name).render(context)
+        except TemplateError as exc:
+            raise RenderError(f"template {name} failed: {exc}") from exc
+        try:
+            documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        except yaml.YAMLError as exc:
+            raise RenderError(f"template {name} produced invalid YAML: {exc}") from exc
+        for doc in documents:
+            _check_object(doc, name)
+            grouped.setdefault((role, condition), []).append(_own(doc, residency, stage_of))
+    sets = tuple(
+        ObjectSet(role, condition, tuple(grouped[(role, condition)]))
+        for role in ROLES
+        for condition in (None, *CONDITIONS)
+        if (role, condition) in grouped
+    )
+    return Rendering(residency=residency, sets=sets, context=context)
+
+
+def _check_object(doc: Any, template: str) -> None:
+    if not isinstance(doc, dict) or not all(k in doc for k in ("apiVersion", "kind", "metadata")):
+        raise RenderError(f"template {template} produced something that is not a Kubernetes object")
+    if not isinstance(doc["metadata"], dict) or not doc["metadata"].get("name"):
+        raise RenderError(f"template {template} produced a {doc['kind']} without metadata.name")
+
+
+def ownership_labels(residency: Residency, stage: str | None) -> dict[str, str]:
+    labels = {
+        **residency.metadata.labels,
+        naming.LABEL_MANAGED_BY: "labsctl",
+        naming.LABEL_PART_OF: residency.name,
+        naming.LABEL_RESIDENCY: residency.name,
+    }
+    if stage is not None:
+        labels[naming.LABEL_STAGE] = stage
+    return labels
+
+
+def ownership_annotations(residency: Residency) -> dict[str, str]:
+    dates = residency.spec.dates
+    return {
+        **residency.metadata.annotations,
+        naming.ANNOTATION_START: dates.start.isoformat(),
+        naming.ANNOTATION_END: dates.end.isoformat(),
+        naming.ANNOTATION_ARCHIVE: dates.archive_date.isoformat(),
+        naming.ANNOTATION_ORGANISATION: residency.spec.organisation,
+        naming.ANNOTATION_SPEC_VERSION: API_VERSION,
+    }
+
+
+def _own(doc: dict[str, Any], residency: Residency, stage_of: dict[str, str]) -> dict[str, Any]:
+    metadata = doc["metadata"]
+    namespace = metadata.get("namespace")
+    if doc["kind"] == "Namespace":
+        namespace = metadata["name"]
+    stage = stage_of.get(namespace) if namespace else None
+    metadata["labels"] = {**(metadata.get("labels") or {}), **ownership_labels(residency, stage)}
+    metadata["annotations"] = {
+        **(metadata.get("annotations") or {}),
+        **ownership_annotations(residency),
+    }
+    return doc

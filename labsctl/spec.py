@@ -1,0 +1,395 @@
+"""The residency spec: one pydantic model, the single source of truth.
+
+Validation, defaults, `labsctl schema` (JSON Schema) and `docs/spec.md` all come from the classes
+below. Field names are snake_case in Python and camelCase in YAML. Every model forbids unknown
+fields and is strict, so `"3"` is not silently taken for `3` nor `yes` for `true`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "labsctl.dev/v1alpha1"
+KIND = "Residency"
+MAX_RESIDENCY_NAME = 40
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@:/#+=~-]*$"
+QUANTITY_PATTERN = r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[mkMGTPE])?$"
+REPO_URL_PATTERN = r"^(https://|ssh://|git@)[^\s{}%#]+$"
+FILE_PATTERN = r"^[^\x00-\x1f{}%]+$"
+LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+_TEMPLATE_MARKERS = ("{{", "}}", "{%", "%}", "{#", "#}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _plain_text(value: str) -> str:
+    if _CONTROL_OR_NEWLINE.search(value):
+        raise ValueError("must be one line without control characters")
+    return _no_template(value)
+
+
+def _multiline_text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters (newlines and tabs are fine)")
+    return _no_template(value)
+
+
+def _no_template(value: str) -> str:
+    for marker in _TEMPLATE_MARKERS:
+        if marker in value:
+            raise ValueError(
+                f"must not contain the template marker {marker!r}: spec values are data, "
+                "never template code"
+            )
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(pattern=DNS_LABEL, min_length=1, max_length=63),
+]
+ResidencyName = Annotated[
+    str,
+    StringConstraints(pattern=DNS_LABEL, min_length=1, max_length=MAX_RESIDENCY_NAME),
+]
+Text = Annotated[str, StringConstraints(max_length=200), AfterValidator(_plain_text)]
+LongText = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_multiline_text)]
+Subject = Annotated[
+    str,
+    StringConstraints(pattern=SUBJECT_PATTERN, max_length=253),
+]
+LabelKey = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+        r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+        max_length=317,
+    ),
+]
+LabelValue = Annotated[
+    str, StringConstraints(pattern=LABEL_VALUE_PATTERN, max_length=63)
+]
+Quantity = Annotated[
+    str,
+    StringConstraints(pattern=QUANTITY_PATTERN),
+]
+QuotaResource = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^((requests|limits)\.(cpu|memory|storage|ephemeral-storage)|cpu|memory|pods"
+        r"|services|services\.loadbalancers|services\.nodeports|persistentvolumeclaims"
+        r"|configmaps|secrets|replicationcontrollers|count/[a-z0-9.-]+)$"
+    ),
+]
+RepoURL = Annotated[
+    str,
+    StringConstraints(pattern=REPO_URL_PATTERN, max_length=500),
+]
+Revision = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$", max_length=200)]
+RepoPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._][A-Za-z0-9._/-]*$", max_length=500)]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
+FileRef = Annotated[
+    str,
+    StringConstraints(pattern=FILE_PATTERN, max_length=1000),
+]
+
+
+class Role(StrEnum):
+    """The built-in Kubernetes ClusterRoles a team member or group is bound to."""
+
+    ADMIN = "admin"
+    EDIT = "edit"
+    VIEW = "view"
+
+    @property
+    def rank(self) -> int:
+        return {"view": 0, "edit": 1, "admin": 2}[self.value]
+
+
+class Flavour(StrEnum):
+    AUTO = "auto"
+    KUBERNETES = "kubernetes"
+    OPENSHIFT = "openshift"
+
+
+class QuotaProfile(StrEnum):
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+    CUSTOM = "custom"
+
+
+QUOTA_PROFILES: dict[str, dict[str, str]] = {
+    "small": {
+        "requests.cpu": "2", "requests.memory": "4Gi", "limits.cpu": "4", "limits.memory": "8Gi",
+        "pods": "20", "persistentvolumeclaims": "5", "requests.storage": "20Gi",
+    },
+    "medium": {
+        "requests.cpu": "4", "requests.memory": "8Gi", "limits.cpu": "8", "limits.memory": "16Gi",
+        "pods": "50", "persistentvolumeclaims": "10", "requests.storage": "50Gi",
+    },
+    "large": {
+        "requests.cpu": "8", "requests.memory": "16Gi", "limits.cpu": "16", "limits.memory": "32Gi",
+        "pods": "100", "persistentvolumeclaims": "20", "requests.storage": "100Gi",
+    },
+    "custom": {},
+}  # fmt: skip
+
+
+# Enums read from YAML strings; strict mode would only take enum instances.
+RoleName = Annotated[Role, Field(strict=False)]
+FlavourName = Annotated[Flavour, Field(strict=False)]
+ProfileName = Annotated[QuotaProfile, Field(strict=False)]
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        use_attribute_docstrings=True,
+    )
+
+
+class Metadata(SpecModel):
+    name: ResidencyName
+    """The residency's name; every namespace is `<name>-<stage>`."""
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, examples=[{"cost-centre": "cc-1234"}])
+    """Extra labels put on every object labsctl creates (ownership labels cannot be overridden)."""
+    annotations: dict[LabelKey, Text] = Field(default_factory=dict)
+    """Extra annotations put on every object labsctl creates."""
+
+
+class Dates(SpecModel):
+    start: Annotated[dt.date, Field(strict=False, examples=["2026-11-02"])]
+    """First day of the residency (YYYY-MM-DD)."""
+    end: Annotated[dt.date, Field(strict=False, examples=["2027-01-29"])]
+    """Last day the team has access (YYYY-MM-DD); after it the residency is frozen."""
+    archive: Annotated[dt.date | None, Field(strict=False)] = None
+    """Day from which everything may be deleted; defaults to `end` plus `gracePeriodDays`."""
+    grace_period_days: Annotated[int, Field(ge=0, le=365)] = 30
+    """Days between `end` and the default `archive` date."""
+    ending_soon_days: Annotated[int, Field(ge=0, le=90)] = 14
+    """How many days before `end` the phase becomes `ending-soon`."""
+
+    @property
+    def archive_date(self) -> dt.date:
+        return self.archive or self.end + dt.timedelta(days=self.grace_period_days)
+
+
+class Member(SpecModel):
+    user: Subject
+    """User name as the identity provider reports it."""
+    role: RoleName = Role.EDIT
+    """Role in every stage (capped by the stage's `maxRole`)."""
+
+
+class TeamGroup(SpecModel):
+    name: Subject
+    """Group name as the identity provider reports it."""
+    role: RoleName = Role.EDIT
+    """Role in every stage (capped by the stage's `maxRole`)."""
+    users: list[Subject] = Field(default_factory=list)
+    """Users of the OpenShift `Group` object, used only with `team.createGroups`."""
+
+
+class Team(SpecModel):
+    members: list[Member] = Field(default_factory=list)
+    """People, each bound to a role in every stage."""
+    groups: list[TeamGroup] = Field(default_factory=list)
+    """Identity-provider groups, each bound to a role in every stage."""
+    create_groups: bool = False
+    """Create the groups as OpenShift `user.openshift.io/v1` Group objects (OpenShift only)."""
+
+
+class LimitDefaults(SpecModel):
+    cpu: Quantity
+    memory: Quantity
+
+
+class LimitRangeSpec(SpecModel):
+    default_request: LimitDefaults = LimitDefaults(cpu="100m", memory="128Mi")
+    """Requests given to containers that set none."""
+    default: LimitDefaults = LimitDefaults(cpu="500m", memory="512Mi")
+    """Limits given to containers that set none."""
+
+
+class Quota(SpecModel):
+    profile: ProfileName = QuotaProfile.SMALL
+    """A preset for the ResourceQuota: small, medium, large, or custom (only `hard`)."""
+    hard: dict[QuotaResource, Quantity] = Field(default_factory=dict, examples=[{"pods": "30"}])
+    """Explicit ResourceQuota limits, added to or overriding the profile's."""
+    limit_range: LimitRangeSpec = LimitRangeSpec()
+    """Container defaults for the LimitRange."""
+
+    def effective_hard(self) -> dict[str, str]:
+        return {**QUOTA_PROFILES[self.profile.value], **self.hard}
+
+
+class Stage(SpecModel):
+    name: Name
+    """Stage name; the namespace is `<residency>-<name>`."""
+    description: Text | None = None
+    """Shown as the namespace description on OpenShift."""
+    max_role: RoleName | None = None
+    """Cap for every member's and group's role in this stage (e.g. `view` in a prod-like stage)."""
+    quota: Quota | None = None
+    """Quota for this stage instead of `spec.quota`."""
+
+
+def _default_stages() -> list[Stage]:
+    return [Stage(name="ci-cd"), Stage(name="dev"), Stage(name="test")]
+
+
+class Network(SpecModel):
+    isolation: bool = True
+    """Default-deny ingress, allowing only the same namespace, ci-cd and the ingress namespaces."""
+    ingress_namespaces: list[Name] = Field(default_factory=lambda: ["ingress-nginx"])
+    """Namespaces of the ingress controller allowed in (the OpenShift router is always allowed)."""
+
+
+ImageRef = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._/:@-]*$", max_length=300)
+]
+
+
+class PipelineImages(SpecModel):
+    git: ImageRef = "docker.io/alpine/git:2.47.2"
+    """Image of the clone step."""
+    buildah: ImageRef = "quay.io/buildah/stable:v1.38.1"
+    """Image of the build-and-push step."""
+    kubectl: ImageRef = "docker.io/bitnami/kubectl:1.37.2"
+    """Image of the deploy step."""
+
+
+class Pipelines(SpecModel):
+    enabled: bool | Literal["auto"] = "auto"
+    """Tekton pipelines: `true` requires the Tekton API, `auto` installs them where it exists."""
+    stage: Name = "ci-cd"
+    """Stage whose namespace runs the pipelines."""
+    deploy_to: list[Name] = Field(default_factory=lambda: ["dev", "test"])
+    """Stages the pipeline service account may deploy to (edit role there, nothing more)."""
+    service_account: Name = "pipeline"
+    """Name of the pipeline ServiceAccount."""
+    git_url: RepoURL | None = None
+    """Default source repository of the build pipeline."""
+    git_credentials_secret: Name | None = None
+    """Name of an entry of `spec.secrets` holding the Git credentials."""
+    images: PipelineImages = PipelineImages()
+    """Container images of the pipeline's steps (point them at a mirror when air-gapped)."""
+
+
+class Tool(SpecModel):
+    name: Name
+    """A tool from the catalogue (`labsctl schema` lists them in `catalogue`)."""
+    stage: Name | None = None
+    """Stage the tool is installed in; defaults to the catalogue's stage (ci-cd)."""
+    version: Revision | None = None
+    """Chart version instead of the catalogue's pinned one."""
+    values: dict[str, Any] = Field(default_factory=dict)
+    """Helm values merged over the catalogue's; data only, never templated."""
+
+
+class Application(SpecModel):
+    name: Name
+    """Application name; the Argo CD Application is `<residency>-<name>`."""
+    stage: Name
+    """Stage (namespace) the application is deployed to."""
+    repo_url: RepoURL = Field(alias="repoURL")
+    """Git repository or Helm chart repository."""
+    path: RepoPath | None = None
+    """Directory in a Git repository (for a Git source)."""
+    chart: Name | None = None
+    """Chart name (for a Helm repository source)."""
+    target_revision: Revision = "HEAD"
+    """Git revision or chart version."""
+    values: dict[str, Any] = Field(default_factory=dict)
+    """Helm values; data only, never templated."""
+    credentials_secret: Name | None = None
+    """Name of an entry of `spec.secrets` holding repository credentials."""
+
+
+class Tooling(SpecModel):
+    argocd_namespace: Name = "argocd"
+    """Namespace where Argo CD runs and where the AppProject and Applications are created."""
+    tools: list[Tool] = Field(default_factory=list)
+    """Tools from the catalogue."""
+    applications: list[Application] = Field(default_factory=list)
+    """Any other Git or Helm application."""
+
+
+class Cluster(SpecModel):
+    flavour: FlavourName = Flavour.AUTO
+    """`auto` discovers OpenShift through its APIs; set it to insist on one."""
+    context: Text | None = None
+    """kubeconfig context for this residency (lets one inventory span several clusters)."""
+
+
+class SecretRef(SpecModel):
+    name: Name
+    """Name other fields use to refer to this secret."""
+    env: EnvName | None = None
+    """Environment variable holding the value when labsctl runs."""
+    file: FileRef | None = None
+    """File holding the value when labsctl runs."""
+    description: Text | None = None
+
+
+class ResidencySpec(SpecModel):
+    display_name: Text | None = None
+    """Human name of the residency; defaults to `metadata.name`."""
+    organisation: Text
+    """Customer or organisation the team comes from."""
+    description: LongText | None = None
+    """What the residency is about."""
+    dates: Dates
+    team: Team
+    stages: list[Stage] = Field(default_factory=_default_stages, min_length=1)
+    """Stages, each a namespace `<residency>-<stage>`."""
+    quota: Quota = Quota()
+    """Default quota of every stage."""
+    network: Network = Network()
+    pipelines: Pipelines = Pipelines()
+    tooling: Tooling = Tooling()
+    cluster: Cluster = Cluster()
+    secrets: list[SecretRef] = Field(default_factory=list)
+    """References to secrets (environment variables or files); never the values."""
+
+
+class Residency(SpecModel):
+    """A residency: a team's time-boxed, isolated environment on a cluster."""
+
+    model_config = ConfigDict(title="Residency")
+
+    api_version: Literal["labsctl.dev/v1alpha1"]
+    kind: Literal["Residency"]
+    metadata: Metadata
+    spec: ResidencySpec
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    def namespace(self, stage: str) -> str:
+        return f"{self.metadata.name}-{stage}"
+
+    def stage_names(self) -> list[str]:
+        return [stage.name for stage in self.spec.stages]
+
+    def stage_quota(self, stage: Stage) -> Quota:
+        return stage.quota or self.spec.quota

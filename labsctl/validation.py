@@ -1,0 +1,278 @@
+"""Load residency specs and report every problem of every file at once.
+
+Schema problems come from pydantic; problems across fields (dates, duplicates, references) from
+`labsctl.semantics`. Each becomes a `SpecProblem` naming the file, line, column, dotted field
+path, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from labsctl import semantics
+from labsctl.errors import SpecError, SpecProblem
+from labsctl.spec import (
+    API_VERSION,
+    DNS_LABEL,
+    FILE_PATTERN,
+    KIND,
+    LABEL_VALUE_PATTERN,
+    MAX_RESIDENCY_NAME,
+    QUANTITY_PATTERN,
+    REPO_URL_PATTERN,
+    SUBJECT_PATTERN,
+    Residency,
+)
+from labsctl.yamlsource import PathKey, YamlSource, YamlSourceError, load_yaml_mapping
+
+PATTERN_HELP = {
+    DNS_LABEL: "a DNS-1123 label: lower-case letters, digits and '-', starting and ending "
+    "with a letter or digit",
+    SUBJECT_PATTERN: "a user or group name: letters, digits and . _ @ : / # + = ~ -",
+    QUANTITY_PATTERN: "a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi",
+    REPO_URL_PATTERN: "a repository URL starting with https://, ssh:// or git@",
+    FILE_PATTERN: "a file path without control characters, braces or '%'",
+    LABEL_VALUE_PATTERN: "a label value: at most 63 letters, digits, '-', '_' or '.', "
+    "starting and ending with a letter or digit",
+}
+_TYPE_NAMES = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "bool_type": "true or false",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "date_type": "a date YYYY-MM-DD",
+    "date_from_datetime_parsing": "a date YYYY-MM-DD",
+    "date_parsing": "a date YYYY-MM-DD",
+    "date_from_datetime_inexact": "a date YYYY-MM-DD without a time",
+    "enum": None,
+    "literal_error": None,
+}
+
+
+def load_spec(path: Path | str) -> Residency:
+    """Load and fully validate one spec; raises SpecError listing all of its problems."""
+    residency, problems = _check_file(Path(path))
+    if problems or residency is None:
+        raise SpecError(problems)
+    return residency
+
+
+def load_specs(paths: Iterable[Path | str]) -> list[Residency]:
+    """Load several specs, reporting the problems of all files together."""
+    residencies: list[Residency] = []
+    problems: list[SpecProblem] = []
+    for path in paths:
+        residency, found = _check_file(Path(path))
+        problems.extend(found)
+        if residency is not None:
+            residencies.append(residency)
+    if problems:
+        raise SpecError(problems)
+    names = [r.name for r in residencies]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SpecError(
+            [
+                SpecProblem(file="<arguments>", path="metadata.name", value=name,
+                            message=f"residency {name!r} is given more than once",
+                            allowed="each residency once per run")
+                for name in duplicates
+            ]
+        )
+    return residencies
+
+
+def validate_files(paths: Iterable[Path | str]) -> list[SpecProblem]:
+    """Every problem of every file, for `labsctl validate`; an empty list means all are valid."""
+    problems: list[SpecProblem] = []
+    for path in paths:
+        problems.extend(_check_file(Path(path))[1])
+    return problems
+
+
+def parse_spec(source: YamlSource) -> tuple[Residency | None, list[SpecProblem]]:
+    try:
+        residency = Residency.model_validate(source.data)
+    except ValidationError as exc:
+        return None, _merge_unions([_problem_from_pydantic(source, err) for err in exc.errors()])
+    found = [
+        _located(source, issue.loc, issue.message, issue.value, issue.allowed)
+        for issue in semantics.check(residency)
+    ]
+    return (None if found else residency), found
+
+
+def _check_file(path: Path) -> tuple[Residency | None, list[SpecProblem]]:
+    try:
+        source = load_yaml_mapping(path)
+    except YamlSourceError as exc:
+        return None, [
+            SpecProblem(file=str(path), path="", message=exc.message, line=exc.line,
+                        column=exc.column, allowed=f"one YAML mapping of kind {KIND}")
+        ]
+    header = _header_problems(source)
+    if header:
+        return None, header
+    return parse_spec(source)
+
+
+def _header_problems(source: YamlSource) -> list[SpecProblem]:
+    """apiVersion and kind first: with the wrong ones, the rest is not a residency spec."""
+    problems = []
+    for key, expected in (("apiVersion", API_VERSION), ("kind", KIND)):
+        value = source.data.get(key)
+        if value != expected:
+            message = f"missing {key}" if key not in source.data else f"unsupported {key}"
+            problems.append(_located(source, (key,), message, value, repr(expected)))
+    return problems
+
+
+def _located(source: YamlSource, loc: PathKey, message: str, value: Any,
+             allowed: str | None) -> SpecProblem:
+    line, column = source.locate(loc)
+    return SpecProblem(file=source.path, path=dotted(loc), message=message, line=line,
+                       column=column, value=_printable(value), allowed=allowed)
+
+
+def _merge_unions(problems: list[SpecProblem]) -> list[SpecProblem]:
+    """A value failing every member of a union gives one problem listing what each allows."""
+    merged: dict[str, SpecProblem] = {}
+    for problem in problems:
+        first = merged.get(problem.path)
+        if first is None:
+            merged[problem.path] = problem
+        elif problem.allowed and first.allowed and problem.allowed not in first.allowed:
+            merged[problem.path] = SpecProblem(
+                file=first.file, path=first.path, line=first.line, column=first.column,
+                value=first.value, message="value not allowed",
+                allowed=f"{first.allowed} or {problem.allowed}",
+            )
+    return list(merged.values())
+
+
+def dotted(loc: Iterable[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, dict):
+        return "{...}"
+    if isinstance(value, list):
+        return "[...]"
+    return str(value)
+
+
+def _problem_from_pydantic(source: YamlSource, err: Any) -> SpecProblem:
+    loc = _data_path(source.data, tuple(err["loc"]))
+    kind = err["type"]
+    value = err.get("input")
+    allowed: str | None = _TYPE_NAMES.get(kind)
+    message = err["msg"]
+    if kind == "extra_forbidden":
+        fields = allowed_fields(loc[:-1])
+        message = f"unknown field {loc[-1]!r}"
+        allowed = "fields: " + ", ".join(fields) if fields else None
+        value = None
+    elif kind == "missing":
+        message = f"missing required field {loc[-1]!r}"
+        value = None
+    elif kind in ("enum", "literal_error"):
+        allowed = err.get("ctx", {}).get("expected")
+        message = "value not allowed"
+    elif kind == "string_pattern_mismatch":
+        pattern = err.get("ctx", {}).get("pattern", "")
+        allowed = PATTERN_HELP.get(pattern, f"a string matching {pattern}")
+        message = "invalid value"
+    elif kind == "string_too_long":
+        limit = err.get("ctx", {}).get("max_length")
+        if loc == ("metadata", "name"):
+            message = (f"the residency name is longer than {MAX_RESIDENCY_NAME} characters; "
+                       "derived names such as <residency>-<stage> must stay within 63")
+        allowed = f"at most {limit} characters"
+    elif kind == "value_error":
+        message = str(err.get("ctx", {}).get("error", message))
+    elif kind.endswith("_type") and allowed:
+        message = f"wrong type: found {_yaml_type(value)}"
+    return _located(source, loc, message, value, allowed)
+
+
+def _data_path(data: Any, loc: PathKey) -> PathKey:
+    """Drop the parts pydantic adds to a loc for union members (`bool`, `literal['auto']`...).
+
+    Keeps every part that exists in the data, and the last part (a missing or unknown field).
+    """
+    kept: list[str | int] = []
+    current = data
+    for index, part in enumerate(loc):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            current = current[part]
+        elif index < len(loc) - 1 or isinstance(current, list | str | int | float | bool):
+            continue
+        kept.append(part)
+    return tuple(kept)
+
+
+def _yaml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def allowed_fields(loc: PathKey) -> list[str]:
+    """The YAML field names allowed at `loc` (a path of YAML keys and list indexes)."""
+    model: Any = Residency
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        model = _field_model(model, part)
+        if model is None:
+            return []
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [info.alias or name for name, info in model.model_fields.items()]
+    return []
+
+
+def _field_model(model: Any, alias: str) -> Any:
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return None
+    for name, info in model.model_fields.items():
+        if (info.alias or name) == alias:
+            return _unwrap(info.annotation)
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model type inside `X | None`, `list[X]` and similar."""
+    for arg in (*typing.get_args(annotation), annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+        inner = typing.get_args(arg)
+        for sub in inner:
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                return sub
+    return None
