@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from labsctl._version import __version__
-from labsctl.cli import completion, init, render, schema, validate
+from labsctl.cli import completion, init, render, sandbox, schema, validate
 from labsctl.cli.options import verbose
 
 
@@ -21,5 +21,5 @@ def cli() -> None:
     """
 
 
-for module in (init, validate, schema, render, completion):
+for module in (init, validate, schema, render, sandbox, completion):
     cli.add_command(module.command)
