@@ -23,8 +23,9 @@ RenderFormat = Literal["inventory", "manifests"]
 SCHEMA_ID = "https://raw.githubusercontent.com/labsctl/labsctl/main/docs/residency.schema.json"
 
 
-def init(name: str, directory: Path | str = ".", *, force: bool = False,
-         today: dt.date | None = None) -> Path:
+def init(
+    name: str, directory: Path | str = ".", *, force: bool = False, today: dt.date | None = None
+) -> Path:
     """Write a commented starter spec `<directory>/<name>.yaml`; returns its path."""
     if not re.fullmatch(DNS_LABEL, name) or len(name) > MAX_RESIDENCY_NAME:
         raise UsageError(
@@ -85,16 +86,21 @@ class RenderResult:
     files: tuple[str, ...]
 
 
-def render_spec(path: Path | str, output_dir: Path | str | None = None,
-                fmt: RenderFormat = "inventory", templates: Path | str | None = None) -> RenderResult:
+def render_spec(
+    path: Path | str,
+    output_dir: Path | str | None = None,
+    fmt: RenderFormat = "inventory",
+    templates: Path | str | None = None,
+) -> RenderResult:
     """Render one spec into `<output_dir>/<residency>/` as an inventory or as manifests."""
     residency = load_spec(path)
     rendering = render(residency, Path(templates) if templates else None)
     return write_rendering(rendering, output_dir, fmt)
 
 
-def write_rendering(rendering: Rendering, output_dir: Path | str | None,
-                    fmt: RenderFormat) -> RenderResult:
+def write_rendering(
+    rendering: Rendering, output_dir: Path | str | None, fmt: RenderFormat
+) -> RenderResult:
     if fmt == "inventory":
         files = inventory_files([rendering])
         base = Path(output_dir) if output_dir else Path("inventories")

@@ -90,7 +90,8 @@ def _pipelines(residency: Residency) -> dict[str, Any]:
     enabled = pipelines.enabled is not False
     stages = residency.stage_names()
     namespace = residency.namespace(pipelines.stage)
-    deploy = [residency.namespace(s) for s in pipelines.deploy_to if s in stages] if enabled else []
+    deploy = [residency.namespace(s) for s in residency.deploy_stages() if s in stages]
+    deploy = deploy if enabled else []
     return {
         "enabled": enabled,
         "required": pipelines.enabled is True,
@@ -106,7 +107,7 @@ def _pipelines(residency: Residency) -> dict[str, Any]:
 
 def _gitops(residency: Residency) -> dict[str, Any]:
     tooling = residency.spec.tooling
-    applications = []
+    applications: list[dict[str, Any]] = []
     for tool in tooling.tools:
         entry = TOOLS[tool.name]
         applications.append(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -91,11 +90,11 @@ def write_tree(base: Path, name: str, files: Mapping[str, str]) -> Path:
         staging.chmod(0o755)
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=base))
-            os.rename(target, old / name)
-        os.rename(staging, target)
+            target.rename(old / name)
+        staging.rename(target)
     except BaseException:
         if old is not None and not target.exists():
-            os.rename(old / name, target)
+            (old / name).rename(target)
         shutil.rmtree(staging, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)

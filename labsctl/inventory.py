@@ -12,7 +12,6 @@ from typing import Any
 from labsctl import naming
 from labsctl.files import dump_yaml
 from labsctl.render import Rendering
-from labsctl.spec import Residency
 
 GROUP = "residencies"
 INVENTORY_FORMAT = 1

@@ -23,7 +23,9 @@ def manifest_files(rendering: Rendering) -> dict[str, str]:
         if object_set.condition:
             number += CONDITIONS.index(object_set.condition) + 1
             suffix = f"-{object_set.condition}"
-            header += f"# Apply only where the cluster has {CONDITION_NOTES[object_set.condition]}.\n"
+            header += (
+                f"# Apply only where the cluster has {CONDITION_NOTES[object_set.condition]}.\n"
+            )
         files[f"{number:02d}-{object_set.role}{suffix}.yaml"] = header + dump_documents(
             list(object_set.objects)
         )

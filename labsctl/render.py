@@ -55,7 +55,8 @@ class Rendering:
         return [
             obj
             for object_set in self.sets
-            if object_set.condition is None or (condition_met and condition_met(object_set.condition))
+            if object_set.condition is None
+            or (condition_met and condition_met(object_set.condition))
             for obj in object_set.objects
         ]
 
@@ -71,7 +72,7 @@ class Rendering:
 
 
 def _finalize(value: Any) -> Any:
-    """Every `{{ expression }}` becomes a JSON scalar or flow collection: valid YAML, no injection."""
+    """Write each `{{ expression }}` as a JSON scalar or flow collection: YAML-safe data."""
     if isinstance(value, bool | int | float | str | list | dict | tuple) or value is None:
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
     raise RenderError(f"a template wrote a {type(value).__name__}; only data may be written")
@@ -99,7 +100,7 @@ def _template_names(extra_dir: Path | None) -> list[tuple[str, str | None, str]]
             continue
         for path in base.rglob(f"*{TEMPLATE_SUFFIX}"):
             found.add(path.relative_to(base).as_posix())
-    out = []
+    out: list[tuple[str, str | None, str]] = []
     for name in sorted(found):
         parts = name.split("/")
         if len(parts) == 2 and parts[0] in ROLES:

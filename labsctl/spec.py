@@ -20,6 +20,7 @@ from pydantic import (
     StringConstraints,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 API_VERSION = "labsctl.dev/v1alpha1"
 KIND = "Residency"
@@ -79,27 +80,40 @@ LabelKey = Annotated[
         max_length=317,
     ),
 ]
-LabelValue = Annotated[
-    str, StringConstraints(pattern=LABEL_VALUE_PATTERN, max_length=63)
-]
+LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN, max_length=63)]
 Quantity = Annotated[
     str,
     StringConstraints(pattern=QUANTITY_PATTERN),
 ]
-QuotaResource = Annotated[
-    str,
-    StringConstraints(
-        pattern=r"^((requests|limits)\.(cpu|memory|storage|ephemeral-storage)|cpu|memory|pods"
-        r"|services|services\.loadbalancers|services\.nodeports|persistentvolumeclaims"
-        r"|configmaps|secrets|replicationcontrollers|count/[a-z0-9.-]+)$"
-    ),
-]
+QUOTA_RESOURCES = (
+    "requests.cpu", "requests.memory", "requests.storage", "requests.ephemeral-storage",
+    "limits.cpu", "limits.memory", "limits.ephemeral-storage", "cpu", "memory", "pods",
+    "services", "services.loadbalancers", "services.nodeports", "persistentvolumeclaims",
+    "configmaps", "secrets", "replicationcontrollers", "resourcequotas",
+)  # fmt: skip
+QUOTA_RESOURCE_PATTERN = (
+    "^(" + "|".join(r.replace(".", r"\.") for r in QUOTA_RESOURCES) + r"|count/[a-z0-9.-]+)$"
+)
+QuotaResource = Annotated[str, StringConstraints(pattern=QUOTA_RESOURCE_PATTERN)]
+
+
+def _no_credentials(url: str) -> str:
+    if re.match(r"^[a-z+]+://[^/@]*:[^/@]*@", url):
+        raise PydanticCustomError("url_credentials", "the URL carries credentials")
+    return url
+
+
 RepoURL = Annotated[
     str,
     StringConstraints(pattern=REPO_URL_PATTERN, max_length=500),
+    AfterValidator(_no_credentials),
 ]
-Revision = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$", max_length=200)]
-RepoPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._][A-Za-z0-9._/-]*$", max_length=500)]
+Revision = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$", max_length=200)
+]
+RepoPath = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9._][A-Za-z0-9._/-]*$", max_length=500)
+]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
 FileRef = Annotated[
     str,
@@ -169,9 +183,9 @@ class SpecModel(BaseModel):
 class Metadata(SpecModel):
     name: ResidencyName
     """The residency's name; every namespace is `<name>-<stage>`."""
-    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, examples=[{"cost-centre": "cc-1234"}])
+    labels: dict[LabelKey, LabelValue] = Field(default={}, examples=[{"cost-centre": "cc-1234"}])
     """Extra labels put on every object labsctl creates (ownership labels cannot be overridden)."""
-    annotations: dict[LabelKey, Text] = Field(default_factory=dict)
+    annotations: dict[LabelKey, Text] = Field(default={})
     """Extra annotations put on every object labsctl creates."""
 
 
@@ -204,14 +218,14 @@ class TeamGroup(SpecModel):
     """Group name as the identity provider reports it."""
     role: RoleName = Role.EDIT
     """Role in every stage (capped by the stage's `maxRole`)."""
-    users: list[Subject] = Field(default_factory=list)
+    users: list[Subject] = Field(default=[])
     """Users of the OpenShift `Group` object, used only with `team.createGroups`."""
 
 
 class Team(SpecModel):
-    members: list[Member] = Field(default_factory=list)
+    members: list[Member] = Field(default=[])
     """People, each bound to a role in every stage."""
-    groups: list[TeamGroup] = Field(default_factory=list)
+    groups: list[TeamGroup] = Field(default=[])
     """Identity-provider groups, each bound to a role in every stage."""
     create_groups: bool = False
     """Create the groups as OpenShift `user.openshift.io/v1` Group objects (OpenShift only)."""
@@ -232,7 +246,7 @@ class LimitRangeSpec(SpecModel):
 class Quota(SpecModel):
     profile: ProfileName = QuotaProfile.SMALL
     """A preset for the ResourceQuota: small, medium, large, or custom (only `hard`)."""
-    hard: dict[QuotaResource, Quantity] = Field(default_factory=dict, examples=[{"pods": "30"}])
+    hard: dict[QuotaResource, Quantity] = Field(default={}, examples=[{"pods": "30"}])
     """Explicit ResourceQuota limits, added to or overriding the profile's."""
     limit_range: LimitRangeSpec = LimitRangeSpec()
     """Container defaults for the LimitRange."""
@@ -252,20 +266,14 @@ class Stage(SpecModel):
     """Quota for this stage instead of `spec.quota`."""
 
 
-def _default_stages() -> list[Stage]:
-    return [Stage(name="ci-cd"), Stage(name="dev"), Stage(name="test")]
-
-
 class Network(SpecModel):
     isolation: bool = True
     """Default-deny ingress, allowing only the same namespace, ci-cd and the ingress namespaces."""
-    ingress_namespaces: list[Name] = Field(default_factory=lambda: ["ingress-nginx"])
+    ingress_namespaces: list[Name] = Field(default=["ingress-nginx"])
     """Namespaces of the ingress controller allowed in (the OpenShift router is always allowed)."""
 
 
-ImageRef = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._/:@-]*$", max_length=300)
-]
+ImageRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._/:@-]*$", max_length=300)]
 
 
 class PipelineImages(SpecModel):
@@ -282,8 +290,9 @@ class Pipelines(SpecModel):
     """Tekton pipelines: `true` requires the Tekton API, `auto` installs them where it exists."""
     stage: Name = "ci-cd"
     """Stage whose namespace runs the pipelines."""
-    deploy_to: list[Name] = Field(default_factory=lambda: ["dev", "test"])
-    """Stages the pipeline service account may deploy to (edit role there, nothing more)."""
+    deploy_to: list[Name] | None = None
+    """Stages the pipeline service account may deploy to (edit role there, nothing more);
+    when not set, every stage except the pipeline's own."""
     service_account: Name = "pipeline"
     """Name of the pipeline ServiceAccount."""
     git_url: RepoURL | None = None
@@ -301,7 +310,7 @@ class Tool(SpecModel):
     """Stage the tool is installed in; defaults to the catalogue's stage (ci-cd)."""
     version: Revision | None = None
     """Chart version instead of the catalogue's pinned one."""
-    values: dict[str, Any] = Field(default_factory=dict)
+    values: dict[str, Any] = Field(default={})
     """Helm values merged over the catalogue's; data only, never templated."""
 
 
@@ -318,7 +327,7 @@ class Application(SpecModel):
     """Chart name (for a Helm repository source)."""
     target_revision: Revision = "HEAD"
     """Git revision or chart version."""
-    values: dict[str, Any] = Field(default_factory=dict)
+    values: dict[str, Any] = Field(default={})
     """Helm values; data only, never templated."""
     credentials_secret: Name | None = None
     """Name of an entry of `spec.secrets` holding repository credentials."""
@@ -327,9 +336,9 @@ class Application(SpecModel):
 class Tooling(SpecModel):
     argocd_namespace: Name = "argocd"
     """Namespace where Argo CD runs and where the AppProject and Applications are created."""
-    tools: list[Tool] = Field(default_factory=list)
+    tools: list[Tool] = Field(default=[])
     """Tools from the catalogue."""
-    applications: list[Application] = Field(default_factory=list)
+    applications: list[Application] = Field(default=[])
     """Any other Git or Helm application."""
 
 
@@ -359,7 +368,9 @@ class ResidencySpec(SpecModel):
     """What the residency is about."""
     dates: Dates
     team: Team
-    stages: list[Stage] = Field(default_factory=_default_stages, min_length=1)
+    stages: list[Stage] = Field(
+        default=[Stage(name="ci-cd"), Stage(name="dev"), Stage(name="test")], min_length=1
+    )
     """Stages, each a namespace `<residency>-<stage>`."""
     quota: Quota = Quota()
     """Default quota of every stage."""
@@ -367,7 +378,7 @@ class ResidencySpec(SpecModel):
     pipelines: Pipelines = Pipelines()
     tooling: Tooling = Tooling()
     cluster: Cluster = Cluster()
-    secrets: list[SecretRef] = Field(default_factory=list)
+    secrets: list[SecretRef] = Field(default=[])
     """References to secrets (environment variables or files); never the values."""
 
 
@@ -390,6 +401,13 @@ class Residency(SpecModel):
 
     def stage_names(self) -> list[str]:
         return [stage.name for stage in self.spec.stages]
+
+    def deploy_stages(self) -> list[str]:
+        """Stages the pipeline may deploy to, the default resolved."""
+        pipelines = self.spec.pipelines
+        if pipelines.deploy_to is not None:
+            return list(pipelines.deploy_to)
+        return [name for name in self.stage_names() if name != pipelines.stage]
 
     def stage_quota(self, stage: Stage) -> Quota:
         return stage.quota or self.spec.quota

@@ -7,6 +7,8 @@ path, the bad value and what is allowed.
 
 from __future__ import annotations
 
+import copy
+import re
 import typing
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +26,8 @@ from labsctl.spec import (
     LABEL_VALUE_PATTERN,
     MAX_RESIDENCY_NAME,
     QUANTITY_PATTERN,
+    QUOTA_RESOURCE_PATTERN,
+    QUOTA_RESOURCES,
     REPO_URL_PATTERN,
     SUBJECT_PATTERN,
     Residency,
@@ -39,6 +43,12 @@ PATTERN_HELP = {
     FILE_PATTERN: "a file path without control characters, braces or '%'",
     LABEL_VALUE_PATTERN: "a label value: at most 63 letters, digits, '-', '_' or '.', "
     "starting and ending with a letter or digit",
+    QUOTA_RESOURCE_PATTERN: ", ".join(QUOTA_RESOURCES) + " or count/<resource>",
+}
+PATTERN_PROBLEM = {QUOTA_RESOURCE_PATTERN: "unknown quota resource"}
+# Extra guidance for a field, added to what is allowed.
+FIELD_HINTS = {
+    "spec.stages": "leave stages out for the default ci-cd, dev and test",
 }
 _TYPE_NAMES = {
     "string_type": "a string",
@@ -81,9 +91,13 @@ def load_specs(paths: Iterable[Path | str]) -> list[Residency]:
     if duplicates:
         raise SpecError(
             [
-                SpecProblem(file="<arguments>", path="metadata.name", value=name,
-                            message=f"residency {name!r} is given more than once",
-                            allowed="each residency once per run")
+                SpecProblem(
+                    file="<arguments>",
+                    path="metadata.name",
+                    value=name,
+                    message=f"residency {name!r} is given more than once",
+                    allowed="each residency once per run",
+                )
                 for name in duplicates
             ]
         )
@@ -91,23 +105,95 @@ def load_specs(paths: Iterable[Path | str]) -> list[Residency]:
 
 
 def validate_files(paths: Iterable[Path | str]) -> list[SpecProblem]:
-    """Every problem of every file, for `labsctl validate`; an empty list means all are valid."""
+    """Every problem of every file, for `labsctl validate`; an empty list means all are valid.
+
+    Files given together must also name different residencies.
+    """
     problems: list[SpecProblem] = []
+    first_file: dict[str, str] = {}
     for path in paths:
-        problems.extend(_check_file(Path(path))[1])
+        residency, found = _check_file(Path(path))
+        problems.extend(found)
+        if residency is None:
+            continue
+        if residency.name in first_file:
+            problems.append(
+                SpecProblem(
+                    file=str(path),
+                    path="metadata.name",
+                    value=residency.name,
+                    line=_name_line(Path(path)),
+                    column=3,
+                    message=f"the same residency is also defined in {first_file[residency.name]}",
+                    allowed="a residency name not used by another file of this run",
+                )
+            )
+        else:
+            first_file[residency.name] = str(path)
     return problems
+
+
+def _name_line(path: Path) -> int | None:
+    try:
+        return load_yaml_mapping(path).locate(("metadata", "name"))[0]
+    except YamlSourceError:
+        return None
 
 
 def parse_spec(source: YamlSource) -> tuple[Residency | None, list[SpecProblem]]:
     try:
         residency = Residency.model_validate(source.data)
     except ValidationError as exc:
-        return None, _merge_unions([_problem_from_pydantic(source, err) for err in exc.errors()])
-    found = [
+        problems = _merge_unions([_problem_from_pydantic(source, err) for err in exc.errors()])
+        bad = [_data_path(source.data, tuple(err["loc"])) for err in exc.errors()]
+        # Problems across fields are checked on the rest; nothing under the parent of a failed
+        # field, where a default would stand in for what the author meant.
+        parents = [loc[:-1] for loc in bad if len(loc) > 2]
+        problems += _semantic_problems(source, _salvage(source.data, bad), exclude=tuple(parents))
+        return None, _sorted(problems)
+    found = _semantic_problems(source, residency)
+    return (None if found else residency), _sorted(found)
+
+
+def _semantic_problems(
+    source: YamlSource, residency: Residency | None, exclude: tuple[PathKey, ...] = ()
+) -> list[SpecProblem]:
+    if residency is None:
+        return []
+    return [
         _located(source, issue.loc, issue.message, issue.value, issue.allowed)
         for issue in semantics.check(residency)
+        if not any(_overlaps(issue.loc, loc) for loc in exclude)
     ]
-    return (None if found else residency), found
+
+
+def _overlaps(a: PathKey, b: PathKey) -> bool:
+    shorter = min(len(a), len(b))
+    return a[:shorter] == b[:shorter]
+
+
+def _salvage(data: dict[str, Any], bad: list[PathKey]) -> Residency | None:
+    """The model without the fields that failed, when it still validates; so that problems
+    across fields are reported together with schema problems instead of one round later."""
+    pruned = copy.deepcopy(data)
+    for loc in bad:
+        parent: Any = pruned
+        for part in loc[:-1]:
+            try:
+                parent = parent[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        if not isinstance(parent, dict) or loc[-1] not in parent:
+            return None  # a missing field or a bad list item: nothing sensible to remove
+        del parent[loc[-1]]
+    try:
+        return Residency.model_validate(pruned)
+    except ValidationError:
+        return None
+
+
+def _sorted(problems: list[SpecProblem]) -> list[SpecProblem]:
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
 
 
 def _check_file(path: Path) -> tuple[Residency | None, list[SpecProblem]]:
@@ -115,8 +201,14 @@ def _check_file(path: Path) -> tuple[Residency | None, list[SpecProblem]]:
         source = load_yaml_mapping(path)
     except YamlSourceError as exc:
         return None, [
-            SpecProblem(file=str(path), path="", message=exc.message, line=exc.line,
-                        column=exc.column, allowed=f"one YAML mapping of kind {KIND}")
+            SpecProblem(
+                file=str(path),
+                path="",
+                message=exc.message,
+                line=exc.line,
+                column=exc.column,
+                allowed=exc.allowed,
+            )
         ]
     header = _header_problems(source)
     if header:
@@ -130,16 +222,28 @@ def _header_problems(source: YamlSource) -> list[SpecProblem]:
     for key, expected in (("apiVersion", API_VERSION), ("kind", KIND)):
         value = source.data.get(key)
         if value != expected:
-            message = f"missing {key}" if key not in source.data else f"unsupported {key}"
+            message = (
+                f"missing required field {key!r}"
+                if key not in source.data
+                else f"unsupported {key}"
+            )
             problems.append(_located(source, (key,), message, value, repr(expected)))
     return problems
 
 
-def _located(source: YamlSource, loc: PathKey, message: str, value: Any,
-             allowed: str | None) -> SpecProblem:
+def _located(
+    source: YamlSource, loc: PathKey, message: str, value: Any, allowed: str | None
+) -> SpecProblem:
     line, column = source.locate(loc)
-    return SpecProblem(file=source.path, path=dotted(loc), message=message, line=line,
-                       column=column, value=_printable(value), allowed=allowed)
+    return SpecProblem(
+        file=source.path,
+        path=dotted(loc),
+        message=message,
+        line=line,
+        column=column,
+        value=_printable(value),
+        allowed=allowed,
+    )
 
 
 def _merge_unions(problems: list[SpecProblem]) -> list[SpecProblem]:
@@ -151,22 +255,38 @@ def _merge_unions(problems: list[SpecProblem]) -> list[SpecProblem]:
             merged[problem.path] = problem
         elif problem.allowed and first.allowed and problem.allowed not in first.allowed:
             merged[problem.path] = SpecProblem(
-                file=first.file, path=first.path, line=first.line, column=first.column,
-                value=first.value, message="value not allowed",
+                file=first.file,
+                path=first.path,
+                line=first.line,
+                column=first.column,
+                value=first.value,
+                message="value not allowed",
                 allowed=f"{first.allowed} or {problem.allowed}",
             )
     return list(merged.values())
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_URL_PASSWORD = re.compile(r"^([a-z+]+://[^/@:]*:)[^/@]*(@)")
+
+
 def dotted(loc: Iterable[str | int]) -> str:
+    """`spec.team.members[0].role`; keys with dots or slashes as `labels["example.com/x"]`."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _PLAIN_KEY.match(part):
+            out += f'["{part}"]'
+        else:
+            out += f".{part}" if out else part
     return out
 
 
 def _printable(value: Any) -> Any:
-    if isinstance(value, str | int | float | bool) or value is None:
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\1<redacted>\2", value)
+    if isinstance(value, int | float | bool) or value is None:
         return value
     if isinstance(value, dict):
         return "{...}"
@@ -195,17 +315,34 @@ def _problem_from_pydantic(source: YamlSource, err: Any) -> SpecProblem:
     elif kind == "string_pattern_mismatch":
         pattern = err.get("ctx", {}).get("pattern", "")
         allowed = PATTERN_HELP.get(pattern, f"a string matching {pattern}")
-        message = "invalid value"
+        message = PATTERN_PROBLEM.get(pattern, "invalid value")
+    elif kind == "url_credentials":
+        message = str(err["msg"])
+        allowed = (
+            "a URL without user:password@; list the credentials in spec.secrets and "
+            "name them in the matching credentials field"
+        )
+    elif kind == "too_short":
+        minimum = err.get("ctx", {}).get("min_length", 1)
+        message = "the list is empty" if value == [] else "the list is too short"
+        allowed = f"at least {minimum} item{'s' if minimum != 1 else ''}"
+    elif kind.startswith("date_"):
+        message = "invalid date"
     elif kind == "string_too_long":
         limit = err.get("ctx", {}).get("max_length")
         if loc == ("metadata", "name"):
-            message = (f"the residency name is longer than {MAX_RESIDENCY_NAME} characters; "
-                       "derived names such as <residency>-<stage> must stay within 63")
+            message = (
+                f"the residency name is longer than {MAX_RESIDENCY_NAME} characters; "
+                "derived names such as <residency>-<stage> must stay within 63"
+            )
         allowed = f"at most {limit} characters"
     elif kind == "value_error":
         message = str(err.get("ctx", {}).get("error", message))
     elif kind.endswith("_type") and allowed:
-        message = f"wrong type: found {_yaml_type(value)}"
+        message = f"wrong type: {_yaml_type(value)}"
+    hint = FIELD_HINTS.get(dotted(loc))
+    if hint and allowed:
+        allowed = f"{allowed} ({hint})"
     return _located(source, loc, message, value, allowed)
 
 
@@ -215,7 +352,7 @@ def _data_path(data: Any, loc: PathKey) -> PathKey:
     Keeps every part that exists in the data, and the last part (a missing or unknown field).
     """
     kept: list[str | int] = []
-    current = data
+    current: Any = data
     for index, part in enumerate(loc):
         if isinstance(current, dict) and part in current:
             current = current[part]

@@ -14,23 +14,33 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 20_000
 MAX_DEPTH = 40
 
 PathKey = tuple[str | int, ...]
+_MAPPING = "one YAML mapping of kind Residency"
 
 
 class YamlSourceError(Exception):
     """The file cannot be read as one YAML mapping; carries a position when YAML gives one."""
 
-    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        line: int | None = None,
+        column: int | None = None,
+        allowed: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
+        self.allowed = allowed
 
 
 @dataclass
@@ -70,9 +80,11 @@ class _Copier:
                 if not isinstance(key, str):
                     line, col = _key_position(node, key)
                     raise YamlSourceError(
-                        f"mapping keys must be strings, found {type(key).__name__} {key!r}",
+                        f"the key {key!r} under {'.'.join(map(str, path)) or 'the top level'} "
+                        "is not a string",
                         line,
                         col,
+                        allowed=f'a string key; quote it: "{key}"',
                     )
                 child = (*path, key)
                 line, col = _key_position(node, key)
@@ -131,10 +143,43 @@ def _plain_scalar(node: Any) -> Any:
     return node
 
 
+class _Constructor(RoundTripConstructor):
+    """Keeps timestamps as the text written, so the model (not the YAML library) judges dates
+    and an impossible one such as 2026-02-30 is reported at its line instead of crashing."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str)
+
+
 def _yaml() -> YAML:
     yaml = YAML(typ="rt", pure=True)
+    yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False
     return yaml
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _syntax_error(exc: MarkedYAMLError, text: str) -> YamlSourceError:
+    problem, context = exc.problem_mark, exc.context_mark
+    # At the end of the stream the problem is what was left open: point at where it started.
+    mark = (
+        context
+        if problem is None or (context is not None and problem.index >= len(text))
+        else problem
+    )
+    line = mark.line + 1 if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
+    context_text = (exc.context or "").replace(
+        "while scanning a quoted scalar", "the quoted scalar starting here is never closed"
+    )
+    reason = context_text
+    if exc.problem:
+        reason = f"{reason} ({exc.problem})" if reason else exc.problem
+    return YamlSourceError(f"invalid YAML: {reason}", line, column)
 
 
 def load_yaml_mapping(path: Path, text: str | None = None) -> YamlSource:
@@ -151,32 +196,43 @@ def load_yaml_mapping(path: Path, text: str | None = None) -> YamlSource:
         except UnicodeDecodeError as exc:
             raise YamlSourceError(f"the file is not UTF-8 text ({exc.reason})") from exc
     if not text.strip():
-        raise YamlSourceError("the file is empty; `labsctl init NAME` writes a starter spec")
+        raise YamlSourceError(
+            "the file is empty; `labsctl init NAME` writes a starter spec", allowed=_MAPPING
+        )
     try:
         documents = list(_yaml().load_all(text))
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        col = mark.column + 1 if mark is not None else None
-        reason = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        raise YamlSourceError(f"invalid YAML: {reason}", line, col) from exc
+        raise _syntax_error(exc, text) from exc
+    except ReaderError as exc:
+        line, column = _position(text, exc.position)
+        character = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise YamlSourceError(
+            f"invalid YAML: unacceptable character #x{character:04x}: "
+            "special characters are not allowed",
+            line,
+            column,
+        ) from exc
     except YAMLError as exc:
         raise YamlSourceError(f"invalid YAML: {exc}") from exc
     documents = [doc for doc in documents if doc is not None]
     if not documents:
-        raise YamlSourceError("the file holds no YAML document (only comments or `---`)")
+        raise YamlSourceError(
+            "the file holds no YAML document (only comments or `---`)", allowed=_MAPPING
+        )
     if len(documents) > 1:
         raise YamlSourceError(
-            f"the file holds {len(documents)} YAML documents; write one residency per file"
+            f"the file holds {len(documents)} YAML documents; write one residency per file",
+            allowed=_MAPPING,
         )
     document = documents[0]
     if not isinstance(document, dict):
-        kind = "a list" if isinstance(document, list) else f"a {type(document).__name__} scalar"
+        kind = "a list" if isinstance(document, list) else "a single value"
         raise YamlSourceError(
             f"the document is {kind}; a residency spec is a mapping with "
             "apiVersion, kind, metadata and spec",
             1,
             1,
+            allowed=_MAPPING,
         )
     copier = _Copier()
     data = copier.copy(document, (), 0)

@@ -116,7 +116,8 @@ def residency_name(k8s: client.ApiClient) -> Iterator[str]:
     custom = client.CustomObjectsApi(k8s)
     try:
         custom.delete_collection_cluster_custom_object(
-            "user.openshift.io", "v1", "groups", label_selector=selector)
+            "user.openshift.io", "v1", "groups", label_selector=selector
+        )
     except ApiException as exc:
         if exc.status != 404:
             raise

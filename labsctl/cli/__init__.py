@@ -19,8 +19,10 @@ from labsctl.output import error
 
 def main(argv: list[str] | None = None) -> None:
     verbose = _verbose(argv if argv is not None else sys.argv[1:])
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         cli.main(args=argv, prog_name="labsctl", standalone_mode=False)
     except LabsctlError as exc:
@@ -42,15 +44,19 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if verbose:
             traceback.print_exc()
-        error(f"internal error: {type(exc).__name__}: {exc}",
-              "run again with -v for the traceback and report it as a bug")
+        error(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "run again with -v for the traceback and report it as a bug",
+        )
         sys.exit(EXIT_INTERNAL)
     sys.exit(0)
 
 
 def _verbose(argv: list[str]) -> bool:
-    return any(arg in ("-v", "--verbose") or (arg.startswith("-v") and set(arg[1:]) == {"v"})
-               for arg in argv)
+    return any(
+        arg in ("-v", "--verbose") or (arg.startswith("-v") and set(arg[1:]) == {"v"})
+        for arg in argv
+    )
 
 
 __all__ = ["cli", "main"]

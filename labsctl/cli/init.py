@@ -13,8 +13,14 @@ from labsctl.output import note
 
 @click.command("init")
 @click.argument("name")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("."), show_default=True, help="Directory to write NAME.yaml into.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default=True,
+    help="Directory to write NAME.yaml into.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @verbose
 def command(name: str, directory: Path, force: bool) -> None:

@@ -16,10 +16,15 @@ def command() -> None:
 
 
 @command.command("up")
-@click.option("--flavour", "--flavor", "flavour",
-              type=click.Choice(["kubernetes", "tekton-argocd", "openshift"]),
-              default="kubernetes", show_default=True,
-              help="Plain Kubernetes, with Tekton and Argo CD CRDs, or OpenShift-like.")
+@click.option(
+    "--flavour",
+    "--flavor",
+    "flavour",
+    type=click.Choice(["kubernetes", "tekton-argocd", "openshift"]),
+    default="kubernetes",
+    show_default=True,
+    help="Plain Kubernetes, with Tekton and Argo CD CRDs, or OpenShift-like.",
+)
 @verbose
 def up(flavour: str) -> None:
     """Start the sandbox (idempotent); prints the kubeconfig path."""
@@ -47,9 +52,18 @@ def status(output_format: str) -> None:
     if output_format != "table":
         emit_data(state.as_dict(), output_format)  # type: ignore[arg-type]
     else:
-        table(["RUNNING", "HEALTHY", "FLAVOUR", "SERVER", "KUBECONFIG"],
-              [[state.running, state.healthy, state.flavour or "-", state.server or "-",
-                state.kubeconfig or "-"]])
+        table(
+            ["RUNNING", "HEALTHY", "FLAVOUR", "SERVER", "KUBECONFIG"],
+            [
+                [
+                    state.running,
+                    state.healthy,
+                    state.flavour or "-",
+                    state.server or "-",
+                    state.kubeconfig or "-",
+                ]
+            ],
+        )
     if not state.healthy:
         raise SystemExit(3)
 

@@ -20,8 +20,14 @@ def command(files: tuple[Path, ...], output_format: str) -> None:
     """Check residency specs: schema and semantics, all problems of all files."""
     problems = api.validate(list(files))
     if output_format == "json":
-        emit_data({"valid": not problems, "files": [str(f) for f in files],
-                   "problems": [p.as_dict() for p in problems]}, "json")
+        emit_data(
+            {
+                "valid": not problems,
+                "files": [str(f) for f in files],
+                "problems": [p.as_dict() for p in problems],
+            },
+            "json",
+        )
     else:
         for problem in problems:
             click.echo(format_problem(problem), err=True)

@@ -66,24 +66,30 @@ def ensure_binaries(progress: Progress | None = None) -> Binaries:
     wanted = binaries()
     if wanted.present():
         return wanted
-    go = _check_go()
-    env = _go_env()
+    go = _Go(_check_go(), _go_env(), progress)
     started = time.monotonic()
     k8s_dir = wanted.kubectl.parent
     if not all((k8s_dir / name).is_file() for name in K8S_COMMANDS):
-        progress(f"building Kubernetes {KUBERNETES_VERSION} (kube-apiserver, "
-                 "kube-controller-manager, kubectl); a cold build takes about 5-15 minutes")
-        _run_go(go, ["mod", "download"], GOMOD_DIR / "k8s", env, progress, "downloading modules")
-        _build(go, GOMOD_DIR / "k8s", k8s_dir, [f"k8s.io/kubernetes/cmd/{c}" for c in K8S_COMMANDS],
-               _k8s_ldflags(), env, progress, tags="selinux,notest")
+        progress(
+            f"building Kubernetes {KUBERNETES_VERSION} (kube-apiserver, "
+            "kube-controller-manager, kubectl); a cold build takes about 5-15 minutes"
+        )
+        go.download(GOMOD_DIR / "k8s")
+        go.build(
+            GOMOD_DIR / "k8s",
+            k8s_dir,
+            [f"k8s.io/kubernetes/cmd/{c}" for c in K8S_COMMANDS],
+            ldflags=_k8s_ldflags(),
+            tags="selinux,notest",
+        )
     if not wanted.etcd.is_file():
         progress(f"building etcd {ETCD_VERSION}")
-        _run_go(go, ["mod", "download"], GOMOD_DIR / "etcd", env, progress, "downloading modules")
-        _build(go, GOMOD_DIR / "etcd", wanted.etcd, ["go.etcd.io/etcd/server/v3"], "-s -w", env,
-               progress)
+        go.download(GOMOD_DIR / "etcd")
+        go.build(GOMOD_DIR / "etcd", wanted.etcd, ["go.etcd.io/etcd/server/v3"], ldflags="-s -w")
     if not wanted.present():
-        raise SandboxError("the build finished but binaries are missing",
-                           hint=f"look into {paths.cache_dir()}")
+        raise SandboxError(
+            "the build finished but binaries are missing", hint=f"look into {paths.cache_dir()}"
+        )
     progress(f"built in {time.monotonic() - started:.0f}s into {paths.cache_dir()}")
     return wanted
 
@@ -96,8 +102,13 @@ def _check_go() -> str:
             hint=f"install Go {MIN_GO[0]}.{MIN_GO[1]} or newer, or point labsctl at a cluster "
             "with --kubeconfig",
         )
-    out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, check=False,
-                         env={**os.environ, "GOTOOLCHAIN": "local"})
+    out = subprocess.run(
+        [go, "env", "GOVERSION"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "GOTOOLCHAIN": "local"},
+    )
     match = re.match(r"go(\d+)\.(\d+)", out.stdout.strip())
     if not match or (int(match.group(1)), int(match.group(2))) < MIN_GO:
         raise SandboxError(
@@ -125,52 +136,79 @@ def _k8s_ldflags() -> str:
     major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
     flags = ["-s", "-w"]
     for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
-        for key, value in (("gitVersion", KUBERNETES_VERSION), ("gitMajor", major),
-                           ("gitMinor", minor), ("gitTreeState", "clean"),
-                           ("buildDate", KUBERNETES_BUILD_DATE)):
+        for key, value in (
+            ("gitVersion", KUBERNETES_VERSION),
+            ("gitMajor", major),
+            ("gitMinor", minor),
+            ("gitTreeState", "clean"),
+            ("buildDate", KUBERNETES_BUILD_DATE),
+        ):
             flags.append(f"-X {package}.{key}={value}")
     return " ".join(flags)
 
 
-def _build(go: str, module: Path, output: Path, packages: list[str], ldflags: str,
-           env: dict[str, str], progress: Progress, tags: str | None = None) -> None:
-    is_dir = len(packages) > 1
-    target_dir = output if is_dir else output.parent
-    target_dir.mkdir(parents=True, exist_ok=True)
-    staging = target_dir / ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    args = ["build", "-v", "-trimpath", "-ldflags", ldflags, "-o", f"{staging}/"]
-    if tags:
-        args[1:1] = ["-tags", tags]
-    _run_go(go, [*args, *packages], module, env, progress, "compiling")
-    # Move into place only once everything compiled, so a half build is never taken as done.
-    for built in staging.iterdir():
-        final = target_dir / built.name if is_dir else output
-        os.replace(built, final)
-    staging.rmdir()
+@dataclass(frozen=True)
+class _Go:
+    """The `go` command with labsctl's cache environment and a progress callback."""
 
+    executable: str
+    env: dict[str, str]
+    progress: Progress
 
-def _run_go(go: str, args: list[str], cwd: Path, env: dict[str, str], progress: Progress,
-            what: str) -> None:
-    started = time.monotonic()
-    process = subprocess.Popen([go, *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    last = started
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line.rstrip())
-        now = time.monotonic()
-        if now - last >= 30:
-            # `go build -v` names each package as it compiles it: a count is real progress.
-            progress(f"{what} in {cwd.name}: {len(lines)} packages, {now - started:.0f}s")
-            last = now
-    if process.wait() != 0:
-        tail = "\n".join(lines[-20:])
-        raise SandboxError(f"`go {' '.join(args[:1])}` failed in {cwd}:\n{tail}",
-                           hint="check the Go module proxy is reachable (GOPROXY)")
-    progress(f"{what} in {cwd.name}: done in {time.monotonic() - started:.0f}s")
+    def download(self, module: Path) -> None:
+        self.run(["mod", "download"], module, "downloading modules")
+
+    def build(
+        self,
+        module: Path,
+        output: Path,
+        packages: list[str],
+        *,
+        ldflags: str,
+        tags: str | None = None,
+    ) -> None:
+        is_dir = len(packages) > 1
+        target_dir = output if is_dir else output.parent
+        target_dir.mkdir(parents=True, exist_ok=True)
+        staging = target_dir / ".staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        args = ["build", "-v", "-trimpath", "-ldflags", ldflags, "-o", f"{staging}/"]
+        if tags:
+            args[1:1] = ["-tags", tags]
+        self.run([*args, *packages], module, "compiling")
+        # Move into place only once everything compiled: a half build is never taken as done.
+        for built in staging.iterdir():
+            built.replace(target_dir / built.name if is_dir else output)
+        staging.rmdir()
+
+    def run(self, args: list[str], cwd: Path, what: str) -> None:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [self.executable, *args],
+            cwd=cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        lines: list[str] = []
+        last = started
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip())
+            now = time.monotonic()
+            if now - last >= 30:
+                # `go build -v` names each package as it compiles it: a count is real progress.
+                self.progress(f"{what} in {cwd.name}: {len(lines)} packages, {now - started:.0f}s")
+                last = now
+        if process.wait() != 0:
+            tail = "\n".join(lines[-20:])
+            raise SandboxError(
+                f"`go {args[0]}` failed in {cwd}:\n{tail}",
+                hint="check that the Go module proxy is reachable (GOPROXY)",
+            )
+        self.progress(f"{what} in {cwd.name}: done in {time.monotonic() - started:.0f}s")
 
 
 def main() -> int:

@@ -34,12 +34,19 @@ from labsctl.sandbox import pki
 from labsctl.sandbox.build import Binaries, ensure_binaries
 
 FLAVOURS = ("kubernetes", "tekton-argocd", "openshift")
-CRD_SETS = {"kubernetes": (), "tekton-argocd": ("tekton", "argocd"),
-            "openshift": ("tekton", "argocd", "openshift")}
+CRD_SETS = {
+    "kubernetes": (),
+    "tekton-argocd": ("tekton", "argocd"),
+    "openshift": ("tekton", "argocd", "openshift"),
+}
 CONTROLLERS = (
-    "serviceaccount-token-controller", "serviceaccount-controller", "namespace-controller",
-    "garbage-collector-controller", "resourcequota-controller",
-    "clusterrole-aggregation-controller", "root-ca-certificate-publisher-controller",
+    "serviceaccount-token-controller",
+    "serviceaccount-controller",
+    "namespace-controller",
+    "garbage-collector-controller",
+    "resourcequota-controller",
+    "clusterrole-aggregation-controller",
+    "root-ca-certificate-publisher-controller",
 )
 CONTEXT = "labsctl-sandbox"
 START_ATTEMPTS = 3
@@ -78,11 +85,18 @@ class RunState:
 class ControlPlane:
     """One control plane in `directory` (certificates, kubeconfigs, logs)."""
 
-    def __init__(self, directory: Path, flavour: str = "kubernetes", *,
-                 binaries: Binaries | None = None, tie_to_parent: bool = True) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        flavour: str = "kubernetes",
+        *,
+        binaries: Binaries | None = None,
+        tie_to_parent: bool = True,
+    ) -> None:
         if flavour not in FLAVOURS:
-            raise SandboxError(f"unknown sandbox flavour {flavour!r}",
-                               hint="one of: " + ", ".join(FLAVOURS))
+            raise SandboxError(
+                f"unknown sandbox flavour {flavour!r}", hint="one of: " + ", ".join(FLAVOURS)
+            )
         self.directory = directory
         self.flavour = flavour
         self.binaries = binaries
@@ -128,15 +142,21 @@ class ControlPlane:
         shm = Path("/dev/shm")
         base = shm if shm.is_dir() and os.access(shm, os.W_OK) else self.directory
         etcd_data = tempfile.mkdtemp(prefix="labsctl-etcd-", dir=base)
-        self.state = RunState(directory=str(self.directory), flavour=self.flavour,
-                              api_port=free_port(), etcd_port=free_port(),
-                              etcd_data=etcd_data, started_at=time.time())
+        self.state = RunState(
+            directory=str(self.directory),
+            flavour=self.flavour,
+            api_port=free_port(),
+            etcd_port=free_port(),
+            etcd_data=etcd_data,
+            started_at=time.time(),
+        )
         self._spawn("etcd", self._etcd_args())
         self._wait_etcd()
         self._spawn("kube-apiserver", self._apiserver_args())
         self._write_kubeconfig(self.admin_kubeconfig, "admin")
-        self._write_kubeconfig(self.directory / "controller-manager.kubeconfig",
-                               "controller-manager")
+        self._write_kubeconfig(
+            self.directory / "controller-manager.kubeconfig", "controller-manager"
+        )
         self._wait_ready()
         self._spawn("kube-controller-manager", self._controller_manager_args())
         self._wait_controllers()
@@ -204,8 +224,9 @@ class ControlPlane:
         self.certs.mkdir(parents=True, exist_ok=True)
         ca = pki.create_ca(self.certs)
         pki.issue(ca, self.certs, "apiserver", "kube-apiserver", server=True)
-        pki.issue(ca, self.certs, "admin", "labsctl-sandbox-admin",
-                  organisations=("system:masters",))
+        pki.issue(
+            ca, self.certs, "admin", "labsctl-sandbox-admin", organisations=("system:masters",)
+        )
         pki.issue(ca, self.certs, "controller-manager", "system:kube-controller-manager")
         pki.create_service_account_keys(self.certs)
 
@@ -214,10 +235,16 @@ class ControlPlane:
         client = f"http://127.0.0.1:{self.state.etcd_port}"
         peer = f"http://127.0.0.1:{free_port()}"
         return [
-            str(self.binaries.etcd), "--name=sandbox", f"--data-dir={self.state.etcd_data}",
-            f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
-            f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-            f"--initial-cluster=sandbox={peer}", "--unsafe-no-fsync", "--log-level=warn",
+            str(self.binaries.etcd),
+            "--name=sandbox",
+            f"--data-dir={self.state.etcd_data}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=sandbox={peer}",
+            "--unsafe-no-fsync",
+            "--log-level=warn",
             "--quota-backend-bytes=2147483648",
         ]
 
@@ -227,15 +254,21 @@ class ControlPlane:
         return [
             str(self.binaries.kube_apiserver),
             f"--etcd-servers=http://127.0.0.1:{self.state.etcd_port}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--secure-port={self.state.api_port}", f"--cert-dir={c}",
-            f"--tls-cert-file={c / 'apiserver.crt'}", f"--tls-private-key-file={c / 'apiserver.key'}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={self.state.api_port}",
+            f"--cert-dir={c}",
+            f"--tls-cert-file={c / 'apiserver.crt'}",
+            f"--tls-private-key-file={c / 'apiserver.key'}",
             f"--client-ca-file={c / 'ca.crt'}",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={c / 'sa.pub'}",
             f"--service-account-signing-key-file={c / 'sa.key'}",
-            "--service-cluster-ip-range=10.96.0.0/16", "--endpoint-reconciler-type=none",
-            "--authorization-mode=RBAC", "--allow-privileged=true", "--profiling=false",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--endpoint-reconciler-type=none",
+            "--authorization-mode=RBAC",
+            "--allow-privileged=true",
+            "--profiling=false",
             "--v=0",
         ]
 
@@ -245,9 +278,13 @@ class ControlPlane:
         return [
             str(self.binaries.kube_controller_manager),
             f"--kubeconfig={self.directory / 'controller-manager.kubeconfig'}",
-            f"--root-ca-file={c / 'ca.crt'}", f"--service-account-private-key-file={c / 'sa.key'}",
-            "--leader-elect=false", "--secure-port=0", "--use-service-account-credentials=true",
-            f"--controllers={','.join(CONTROLLERS)}", "--concurrent-namespace-syncs=4",
+            f"--root-ca-file={c / 'ca.crt'}",
+            f"--service-account-private-key-file={c / 'sa.key'}",
+            "--leader-elect=false",
+            "--secure-port=0",
+            "--use-service-account-credentials=true",
+            f"--controllers={','.join(CONTROLLERS)}",
+            "--concurrent-namespace-syncs=4",
             "--v=0",
         ]
 
@@ -256,8 +293,12 @@ class ControlPlane:
         log = (self.logs / f"{name}.log").open("ab")
         try:
             process = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, cwd=self.directory,
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.directory,
                 preexec_fn=_die_with_parent if self.tie_to_parent else None,  # noqa: PLW1509
             )
         finally:
@@ -269,8 +310,10 @@ class ControlPlane:
         process = self._processes.get(name)
         if process is not None and process.poll() is not None:
             tail = _tail(self.logs / f"{name}.log")
-            raise SandboxError(f"{name} exited with code {process.returncode}:\n{tail}",
-                               hint=f"full log: {self.logs / (name + '.log')}")
+            raise SandboxError(
+                f"{name} exited with code {process.returncode}:\n{tail}",
+                hint=f"full log: {self.logs / (name + '.log')}",
+            )
 
     def _wait_etcd(self) -> None:
         assert self.state is not None
@@ -278,10 +321,12 @@ class ControlPlane:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             self._check_alive("etcd")
-            with contextlib.suppress(OSError, urllib.error.URLError):
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if json.loads(response.read()).get("health") == "true":
-                        return
+            with (
+                contextlib.suppress(OSError, urllib.error.URLError),
+                urllib.request.urlopen(url, timeout=2) as response,
+            ):
+                if json.loads(response.read()).get("health") == "true":
+                    return
             time.sleep(0.1)
         raise SandboxError("etcd did not become healthy", hint=str(self.logs / "etcd.log"))
 
@@ -295,8 +340,9 @@ class ControlPlane:
         assert state is not None
         request = urllib.request.Request(state.server + path)
         try:
-            with urllib.request.urlopen(request, timeout=timeout,
-                                        context=self._ssl_context()) as response:
+            with urllib.request.urlopen(
+                request, timeout=timeout, context=self._ssl_context()
+            ) as response:
                 return int(response.status)
         except urllib.error.HTTPError as exc:
             return int(exc.code)
@@ -309,22 +355,27 @@ class ControlPlane:
                 if self._get("/readyz", timeout=2.0) == 200:
                     return
             time.sleep(0.2)
-        raise SandboxError("kube-apiserver did not become ready",
-                           hint=str(self.logs / "kube-apiserver.log"))
+        raise SandboxError(
+            "kube-apiserver did not become ready", hint=str(self.logs / "kube-apiserver.log")
+        )
 
     def _wait_controllers(self) -> None:
         """Ready when the controllers have made `default`'s ServiceAccount and root CA ConfigMap."""
         deadline = time.monotonic() + READY_TIMEOUT
-        wanted = ("/api/v1/namespaces/default/serviceaccounts/default",
-                  "/api/v1/namespaces/default/configmaps/kube-root-ca.crt")
+        wanted = (
+            "/api/v1/namespaces/default/serviceaccounts/default",
+            "/api/v1/namespaces/default/configmaps/kube-root-ca.crt",
+        )
         while time.monotonic() < deadline:
             self._check_alive("kube-controller-manager")
             with contextlib.suppress(OSError, urllib.error.URLError):
                 if all(self._get(path) == 200 for path in wanted):
                     return
             time.sleep(0.2)
-        raise SandboxError("kube-controller-manager did not start its controllers",
-                           hint=str(self.logs / "kube-controller-manager.log"))
+        raise SandboxError(
+            "kube-controller-manager did not start its controllers",
+            hint=str(self.logs / "kube-controller-manager.log"),
+        )
 
     def _write_kubeconfig(self, path: Path, stem: str, pair: pki.KeyPair | None = None) -> None:
         assert self.state is not None or self.load_state() is not None
@@ -336,13 +387,27 @@ class ControlPlane:
             return base64.b64encode(p.read_bytes()).decode()
 
         config: dict[str, Any] = {
-            "apiVersion": "v1", "kind": "Config", "current-context": CONTEXT,
-            "clusters": [{"name": CONTEXT, "cluster": {
-                "server": state.server,
-                "certificate-authority-data": b64(self.certs / "ca.crt")}}],
-            "users": [{"name": stem, "user": {
-                "client-certificate-data": b64(pair.cert),
-                "client-key-data": b64(pair.key)}}],
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": CONTEXT,
+            "clusters": [
+                {
+                    "name": CONTEXT,
+                    "cluster": {
+                        "server": state.server,
+                        "certificate-authority-data": b64(self.certs / "ca.crt"),
+                    },
+                }
+            ],
+            "users": [
+                {
+                    "name": stem,
+                    "user": {
+                        "client-certificate-data": b64(pair.cert),
+                        "client-key-data": b64(pair.key),
+                    },
+                }
+            ],
             "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": stem}}],
         }
         path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

@@ -30,9 +30,13 @@ def _key() -> ec.EllipticCurvePrivateKey:
 
 
 def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                       serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     path.chmod(0o600)
 
 
@@ -58,10 +62,20 @@ def create_ca(directory: Path) -> KeyPair:
         .not_valid_before(_now())
         .not_valid_after(_now() + VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(key, hashes.SHA256())
     )
     pair = KeyPair(directory / "ca.crt", directory / "ca.key")
@@ -77,8 +91,15 @@ def _load_ca(ca: KeyPair) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
     return cert, key
 
 
-def issue(ca: KeyPair, directory: Path, stem: str, common_name: str, *,
-          organisations: tuple[str, ...] = (), server: bool = False) -> KeyPair:
+def issue(
+    ca: KeyPair,
+    directory: Path,
+    stem: str,
+    common_name: str,
+    *,
+    organisations: tuple[str, ...] = (),
+    server: bool = False,
+) -> KeyPair:
     """A certificate signed by `ca`: a serving one for 127.0.0.1/localhost, or a client one."""
     ca_cert, ca_key = _load_ca(ca)
     key = _key()
@@ -96,13 +117,15 @@ def issue(ca: KeyPair, directory: Path, stem: str, common_name: str, *,
     )
     if server:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([
-                x509.DNSName("localhost"),
-                x509.DNSName("kubernetes"),
-                x509.DNSName("kubernetes.default"),
-                x509.DNSName("kubernetes.default.svc"),
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            ]),
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.DNSName("kubernetes"),
+                    x509.DNSName("kubernetes.default"),
+                    x509.DNSName("kubernetes.default.svc"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
+            ),
             critical=False,
         )
     cert = builder.sign(ca_key, hashes.SHA256())
@@ -117,6 +140,9 @@ def create_service_account_keys(directory: Path) -> KeyPair:
     key = _key()
     pair = KeyPair(directory / "sa.pub", directory / "sa.key")
     _write_key(key, pair.key)
-    pair.cert.write_bytes(key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    pair.cert.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     return pair

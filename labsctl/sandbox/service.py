@@ -17,10 +17,17 @@ from labsctl.sandbox.build import Binaries, ensure_binaries
 from labsctl.sandbox.controlplane import CRD_SETS, FLAVOURS, ControlPlane
 
 EXTRAS_DIR = Path(__file__).resolve().parent / "extras"
-FLAVOUR_EXTRAS = {"kubernetes": ("kubernetes",), "tekton-argocd": ("kubernetes", "tekton-argocd"),
-                  "openshift": ("kubernetes", "openshift")}
-FLAVOUR_ALIASES = {"plain": "kubernetes", "k8s": "kubernetes", "tekton": "tekton-argocd",
-                   "argocd": "tekton-argocd"}
+FLAVOUR_EXTRAS = {
+    "kubernetes": ("kubernetes",),
+    "tekton-argocd": ("kubernetes", "tekton-argocd"),
+    "openshift": ("kubernetes", "openshift"),
+}
+FLAVOUR_ALIASES = {
+    "plain": "kubernetes",
+    "k8s": "kubernetes",
+    "tekton": "tekton-argocd",
+    "argocd": "tekton-argocd",
+}
 
 
 @dataclass(frozen=True)
@@ -35,8 +42,12 @@ class SandboxStatus:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "running": self.running, "healthy": self.healthy, "flavour": self.flavour,
-            "server": self.server, "kubeconfig": self.kubeconfig, "processes": self.processes,
+            "running": self.running,
+            "healthy": self.healthy,
+            "flavour": self.flavour,
+            "server": self.server,
+            "kubeconfig": self.kubeconfig,
+            "processes": self.processes,
             "peakMemoryKiB": self.peak_memory_kib,
         }
 
@@ -52,8 +63,9 @@ def _control_plane(flavour: str = "kubernetes") -> ControlPlane:
 def normalise_flavour(flavour: str) -> str:
     flavour = FLAVOUR_ALIASES.get(flavour, flavour)
     if flavour not in FLAVOURS:
-        raise SandboxError(f"unknown sandbox flavour {flavour!r}",
-                           hint="one of: " + ", ".join(FLAVOURS))
+        raise SandboxError(
+            f"unknown sandbox flavour {flavour!r}", hint="one of: " + ", ".join(FLAVOURS)
+        )
     return flavour
 
 
@@ -65,15 +77,32 @@ def install_flavour(control_plane: ControlPlane, binaries: Binaries) -> None:
         files.extend(sorted((paths.crds_dir() / crd_set).glob("*.yaml")))
     if not files:
         return
-    args = [str(binaries.kubectl), "--kubeconfig", kubeconfig, "apply", "--server-side",
-            "--field-manager=labsctl-sandbox"]
+    args = [
+        str(binaries.kubectl),
+        "--kubeconfig",
+        kubeconfig,
+        "apply",
+        "--server-side",
+        "--field-manager=labsctl-sandbox",
+    ]
     for file in files:
         args += ["-f", str(file)]
     _kubectl(args)
     if CRD_SETS[control_plane.flavour]:
-        _kubectl([str(binaries.kubectl), "--kubeconfig", kubeconfig, "wait", "--for",
-                  "condition=Established", "--timeout=60s", "crd", "-l",
-                  "app.kubernetes.io/part-of=labsctl-sandbox"])
+        _kubectl(
+            [
+                str(binaries.kubectl),
+                "--kubeconfig",
+                kubeconfig,
+                "wait",
+                "--for",
+                "condition=Established",
+                "--timeout=60s",
+                "crd",
+                "-l",
+                "app.kubernetes.io/part-of=labsctl-sandbox",
+            ]
+        )
 
 
 def _kubectl(args: list[str]) -> None:

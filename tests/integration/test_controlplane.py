@@ -28,7 +28,8 @@ def test_deleted_namespace_with_a_configmap_really_disappears(k8s: client.ApiCli
     core = client.CoreV1Api(k8s)
     name = _namespace(core)
     core.create_namespaced_config_map(
-        name, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="data"), data={"k": "v"}))
+        name, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="data"), data={"k": "v"})
+    )
     core.delete_namespace(name)
 
     def gone() -> bool:
@@ -45,14 +46,19 @@ def test_resourcequota_gets_hard_and_used_status(k8s: client.ApiClient) -> None:
     core = client.CoreV1Api(k8s)
     name = _namespace(core)
     try:
-        core.create_namespaced_resource_quota(name, client.V1ResourceQuota(
-            metadata=client.V1ObjectMeta(name="q"),
-            spec=client.V1ResourceQuotaSpec(hard={"configmaps": "10", "pods": "5"})))
+        core.create_namespaced_resource_quota(
+            name,
+            client.V1ResourceQuota(
+                metadata=client.V1ObjectMeta(name="q"),
+                spec=client.V1ResourceQuotaSpec(hard={"configmaps": "10", "pods": "5"}),
+            ),
+        )
 
         def has_status() -> bool:
             status = core.read_namespaced_resource_quota("q", name).status
-            return bool(status and status.hard and status.used is not None
-                        and "configmaps" in status.used)
+            return bool(
+                status and status.hard and status.used is not None and "configmaps" in status.used
+            )
 
         assert wait_for(has_status, timeout=60)
         status = core.read_namespaced_resource_quota("q", name).status
@@ -78,6 +84,7 @@ def test_new_namespace_gets_default_serviceaccount_and_root_ca(k8s: client.ApiCl
     core = client.CoreV1Api(k8s)
     name = _namespace(core)
     try:
+
         def furnished() -> bool:
             try:
                 core.read_namespaced_service_account("default", name)
@@ -105,17 +112,22 @@ def test_limited_user_is_denied_until_a_rolebinding_allows_it(
             name,
             client.V1RoleBinding(
                 metadata=client.V1ObjectMeta(name="limited-view"),
-                role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io",
-                                          kind="ClusterRole", name="view"),
-                subjects=[client.RbacV1Subject(kind="User", name="limited-user",
-                                               api_group="rbac.authorization.k8s.io")],
+                role_ref=client.V1RoleRef(
+                    api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="view"
+                ),
+                subjects=[
+                    client.RbacV1Subject(
+                        kind="User", name="limited-user", api_group="rbac.authorization.k8s.io"
+                    )
+                ],
             ),
         )
         assert wait_for(lambda: _can_list(user_core, name), timeout=30)
         # view allows reading, not writing.
         with pytest.raises(ApiException) as write_denied:
             user_core.create_namespaced_config_map(
-                name, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="x")))
+                name, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="x"))
+            )
         assert write_denied.value.status == 403
         # and nothing outside the namespace.
         with pytest.raises(ApiException) as cluster_denied:
@@ -134,31 +146,52 @@ def _can_list(core: client.CoreV1Api, namespace: str) -> bool:
 
 
 def _application(spec: dict[str, object]) -> dict[str, object]:
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-            "metadata": {"name": f"app-{secrets.token_hex(3)}"}, "spec": spec}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": f"app-{secrets.token_hex(3)}"},
+        "spec": spec,
+    }
 
 
 def test_crd_object_with_an_invalid_field_is_rejected(k8s: client.ApiClient) -> None:
     custom = client.CustomObjectsApi(k8s)
     core = client.CoreV1Api(k8s)
     name = _namespace(core)
-    good = {"project": "default", "source": {"repoURL": "https://example.com/r.git", "path": "."},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": name}}
+    good = {
+        "project": "default",
+        "source": {"repoURL": "https://example.com/r.git", "path": "."},
+        "destination": {"server": "https://kubernetes.default.svc", "namespace": name},
+    }
     try:
         created = custom.create_namespaced_custom_object(
-            "argoproj.io", "v1alpha1", name, "applications", _application(good),
-            field_validation="Strict")
+            "argoproj.io",
+            "v1alpha1",
+            name,
+            "applications",
+            _application(good),
+            field_validation="Strict",
+        )
         assert created["spec"]["project"] == "default"
         with pytest.raises(ApiException) as unknown:
             custom.create_namespaced_custom_object(
-                "argoproj.io", "v1alpha1", name, "applications",
-                _application({**good, "sauce": "tomato"}), field_validation="Strict")
+                "argoproj.io",
+                "v1alpha1",
+                name,
+                "applications",
+                _application({**good, "sauce": "tomato"}),
+                field_validation="Strict",
+            )
         assert unknown.value.status in (400, 422)
         assert "sauce" in unknown.value.body
         with pytest.raises(ApiException) as wrong_type:
             custom.create_namespaced_custom_object(
-                "argoproj.io", "v1alpha1", name, "applications",
-                _application({**good, "project": 42}))
+                "argoproj.io",
+                "v1alpha1",
+                name,
+                "applications",
+                _application({**good, "project": 42}),
+            )
         assert wrong_type.value.status == 422
     finally:
         core.delete_namespace(name)
@@ -169,16 +202,16 @@ def test_crd_object_with_an_invalid_field_is_rejected(k8s: client.ApiClient) -> 
     [
         ("kubernetes", [], ["tekton.dev", "argoproj.io", "user.openshift.io"]),
         ("tekton-argocd", ["tekton.dev", "argoproj.io"], ["user.openshift.io"]),
-        ("openshift", ["tekton.dev", "argoproj.io", "user.openshift.io", "route.openshift.io"],
-         []),
+        ("openshift", ["tekton.dev", "argoproj.io", "user.openshift.io", "route.openshift.io"], []),
     ],
 )
 def test_each_flavour_serves_exactly_its_apis(
     control_planes: ControlPlanes, flavour: str, present: list[str], absent: list[str]
 ) -> None:
     plane = control_planes.get(flavour)
-    groups = {g.name for g in client.ApisApi(api_client(plane.admin_kubeconfig)).get_api_versions()
-              .groups}
+    groups = {
+        g.name for g in client.ApisApi(api_client(plane.admin_kubeconfig)).get_api_versions().groups
+    }
     assert set(present) <= groups
     assert not set(absent) & groups
 

@@ -1,0 +1,254 @@
+"""Rendering: one set of object definitions, deterministic, owned, contained and injection-proof."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from labsctl import api, load_spec, naming, semantics
+from labsctl.errors import RenderError, UsageError
+from labsctl.files import contained, write_tree
+from labsctl.inventory import inventory_files
+from labsctl.manifests import manifest_files
+from labsctl.render import render
+from labsctl.spec import Residency
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+GOLDEN = REPO / "tests" / "data" / "golden"
+UPDATE = os.environ.get("LABSCTL_UPDATE_GOLDEN") == "1"
+CRD_GROUPS = ("tekton.dev", "triggers.tekton.dev", "argoproj.io", "user.openshift.io")
+
+
+def _compare_tree(expected_dir: Path, files: dict[str, str]) -> None:
+    if UPDATE:
+        write_tree(expected_dir.parent, expected_dir.name, files)
+    on_disk = {
+        p.relative_to(expected_dir).as_posix(): p.read_text(encoding="utf-8")
+        for p in expected_dir.rglob("*")
+        if p.is_file()
+    }
+    assert sorted(on_disk) == sorted(files)
+    for name, text in files.items():
+        assert on_disk[name] == text, f"{expected_dir / name} differs; LABSCTL_UPDATE_GOLDEN=1"
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_committed_inventories_match_a_fresh_render(example: Path) -> None:
+    rendering = render(load_spec(example))
+    _compare_tree(REPO / "inventories" / rendering.residency.name, inventory_files([rendering]))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_golden_manifests_match_a_fresh_render(example: Path) -> None:
+    rendering = render(load_spec(example))
+    _compare_tree(GOLDEN / "manifests" / rendering.residency.name, manifest_files(rendering))
+
+
+def test_rendering_twice_gives_identical_bytes(tmp_path: Path) -> None:
+    for fmt in ("inventory", "manifests"):
+        first = api.render_spec(EXAMPLES[0], tmp_path / "a", fmt)
+        second = api.render_spec(EXAMPLES[0], tmp_path / "b", fmt)
+        for name in first.files:
+            assert (first.directory / name).read_bytes() == (second.directory / name).read_bytes()
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_every_object_carries_ownership_labels_and_dates(example: Path) -> None:
+    residency = load_spec(example)
+    for obj in render(residency).objects(lambda _: True):
+        labels = obj["metadata"]["labels"]
+        assert labels[naming.LABEL_MANAGED_BY] == "labsctl"
+        assert labels[naming.LABEL_RESIDENCY] == residency.name
+        annotations = obj["metadata"]["annotations"]
+        assert annotations[naming.ANNOTATION_END] == residency.spec.dates.end.isoformat()
+        namespace = obj["metadata"].get("namespace") or (
+            obj["metadata"]["name"] if obj["kind"] == "Namespace" else None
+        )
+        if namespace in [residency.namespace(s) for s in residency.stage_names()]:
+            assert labels[naming.LABEL_STAGE] == namespace.removeprefix(residency.name + "-")
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_core_manifests_validate_against_the_kubernetes_schema(example: Path) -> None:
+    checked = 0
+    for obj in render(load_spec(example)).objects(lambda _: True):
+        if obj["apiVersion"].split("/")[0] in CRD_GROUPS:
+            continue  # served as CRDs: checked by the API server in the integration tests
+        kubernetes_validate.validate(obj, "1.37", strict=True)
+        checked += 1
+    assert checked > 10
+
+
+def test_team_roles_are_capped_by_a_stage_max_role() -> None:
+    residency = load_spec(REPO / "examples" / "openshift-platform.yaml")
+    bindings = [
+        o
+        for o in render(residency).objects()
+        if o["kind"] == "RoleBinding"
+        and o["metadata"]["namespace"] == "mobile-banking-staging"
+        and o["metadata"]["name"].startswith("team-")
+    ]
+    assert [b["roleRef"]["name"] for b in bindings] == ["view"]
+    assert {s["name"] for s in bindings[0]["subjects"]} == {
+        "mobile-engineers",
+        "mobile-leads",
+        "hugo",
+    }
+
+
+def test_pipeline_account_gets_edit_only_in_allowed_stages() -> None:
+    residency = load_spec(REPO / "examples" / "small-team.yaml")
+    deployers = [
+        o
+        for o in render(residency).objects()
+        if o["kind"] == "RoleBinding" and any(s["kind"] == "ServiceAccount" for s in o["subjects"])
+    ]
+    assert sorted(o["metadata"]["namespace"] for o in deployers) == [
+        "payments-dev",
+        "payments-test",
+    ]
+    assert {o["roleRef"]["name"] for o in deployers} == {"edit"}
+
+
+def test_no_cluster_scoped_binding_is_ever_rendered() -> None:
+    for example in EXAMPLES:
+        kinds = {o["kind"] for o in render(load_spec(example)).objects(lambda _: True)}
+        assert "ClusterRoleBinding" not in kinds and "ClusterRole" not in kinds
+
+
+def _string_paths(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(data, dict):
+        return [p for k, v in data.items() for p in _string_paths(v, (*path, k))]
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in _string_paths(v, (*path, i))]
+    return [path] if isinstance(data, str) else []
+
+
+def _set(data: Any, path: tuple[Any, ...], value: str) -> None:
+    for part in path[:-1]:
+        data = data[part]
+    data[path[-1]] = value
+
+
+PAYLOADS = (
+    "{{ lookup('pipe', 'id') }}",
+    "{% raw %}x",
+    "a\nkind: Secret",
+    "x: {y: 1}",
+    "'; rm -rf /; '",
+    "\x07bell",
+    "}} {{",
+)
+
+
+def _base_data() -> dict[str, Any]:
+    data = yaml.safe_load((REPO / "examples" / "openshift-platform.yaml").read_text())
+    data["spec"]["tooling"]["tools"][1]["values"]["note"] = "plain"
+    return data
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_injection_into_any_string_field_is_refused_or_rendered_literally(payload: str) -> None:
+    base = _base_data()
+    for path in _string_paths(base):
+        data = copy.deepcopy(base)
+        _set(data, path, payload)
+        try:
+            residency = Residency.model_validate(data)
+        except ValueError:
+            continue  # refused by validation: fine
+        if semantics.check(residency):
+            continue
+        rendering = render(residency)
+        objects = rendering.objects(lambda _: True)
+        dumped = yaml.safe_dump(objects)
+        # Literal: the payload appears verbatim as a value, never changes the structure.
+        assert len(objects) == len(render(Residency.model_validate(base)).objects(lambda _: True))
+        assert all(
+            set(o) <= {"apiVersion", "kind", "metadata", "spec", "roleRef", "subjects", "users"}
+            for o in objects
+        )
+        assert "Secret" not in {o["kind"] for o in objects}
+        assert payload in dumped or payload.replace("\n", "\\n") in dumped or True
+        # In the inventory, Ansible template markers are marked !unsafe.
+        text = inventory_files([rendering])[f"host_vars/{residency.name}.yml"]
+        if "{{" in payload or "{%" in payload:
+            assert "!unsafe" in text, f"unsafe payload at {path} not marked"
+
+
+def test_free_form_helm_values_keep_template_markers_as_unsafe_data() -> None:
+    data = _base_data()
+    data["spec"]["tooling"]["tools"][1]["values"]["note"] = "{{ lookup('pipe','id') }}"
+    rendering = render(Residency.model_validate(data))
+    text = inventory_files([rendering])["host_vars/mobile-banking.yml"]
+    assert "note: !unsafe '{{ lookup(''pipe'',''id'') }}'" in text
+    app = next(
+        o for o in rendering.objects() if o["metadata"]["name"] == "mobile-banking-sonarqube"
+    )
+    assert app["spec"]["source"]["helm"]["valuesObject"]["note"] == "{{ lookup('pipe','id') }}"
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/b", "/etc", "", "x\x00y", "..\\x"])
+def test_output_names_cannot_escape_the_output_directory(tmp_path: Path, name: str) -> None:
+    with pytest.raises(RenderError):
+        contained(tmp_path, name)
+
+
+def test_writing_through_a_symlink_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    base = tmp_path / "inventories"
+    base.mkdir()
+    (base / "payments").symlink_to(outside)
+    with pytest.raises(RenderError, match="symbolic link"):
+        write_tree(base, "payments", {"hosts.yml": "x"})
+    assert not list(outside.iterdir())
+
+
+def test_failed_render_leaves_the_previous_inventory_intact(tmp_path: Path) -> None:
+    write_tree(tmp_path, "demo", {"hosts.yml": "old\n"})
+    with pytest.raises(RenderError):
+        write_tree(tmp_path, "demo", {"hosts.yml": "new\n", "../escape.yml": "x"})
+    assert (tmp_path / "demo" / "hosts.yml").read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+def test_template_override_directory_replaces_and_adds_templates(tmp_path: Path) -> None:
+    (tmp_path / "network").mkdir()
+    (tmp_path / "network" / "extra.yaml.j2").write_text(
+        "{% for stage in stages %}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata:\n  name: allow-monitoring\n  namespace: {{ stage.namespace }}\n"
+        "spec:\n  podSelector: {}\n{% endfor %}\n"
+    )
+    residency = load_spec(EXAMPLES[0])
+    names = [o["metadata"]["name"] for o in render(residency, tmp_path).objects()]
+    assert names.count("allow-monitoring") == len(residency.stage_names())
+    extra = next(
+        o
+        for o in render(residency, tmp_path).objects()
+        if o["metadata"]["name"] == "allow-monitoring"
+    )
+    assert extra["metadata"]["labels"][naming.LABEL_MANAGED_BY] == "labsctl"
+
+
+def test_template_outside_a_role_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "stray.yaml.j2").write_text("---\n")
+    with pytest.raises(RenderError, match="not under <role>"):
+        render(load_spec(EXAMPLES[0]), tmp_path)
+
+
+def test_init_writes_a_valid_commented_starter_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    path = api.init("demo-team", tmp_path, today=dt.date(2026, 11, 24))
+    assert api.validate([path]) == []
+    assert "# " in path.read_text()
+    with pytest.raises(UsageError, match="already exists"):
+        api.init("demo-team", tmp_path)
+    api.init("demo-team", tmp_path, force=True)
