@@ -346,6 +346,17 @@ def _problem_from_pydantic(source: YamlSource, err: Any) -> SpecProblem:
     return _located(source, loc, message, value, allowed)
 
 
+_MISSING = object()
+
+
+def _child(current: Any, part: str | int) -> Any:
+    if isinstance(current, dict):
+        return current.get(part, _MISSING)
+    if isinstance(current, list) and isinstance(part, int) and part < len(current):
+        return current[part]
+    return _MISSING
+
+
 def _data_path(data: Any, loc: PathKey) -> PathKey:
     """Drop the parts pydantic adds to a loc for union members (`bool`, `literal['auto']`...).
 
@@ -354,10 +365,9 @@ def _data_path(data: Any, loc: PathKey) -> PathKey:
     kept: list[str | int] = []
     current: Any = data
     for index, part in enumerate(loc):
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
-            current = current[part]
+        child = _child(current, part)
+        if child is not _MISSING:
+            current = child
         elif index < len(loc) - 1 or isinstance(current, list | str | int | float | bool):
             continue
         kept.append(part)
