@@ -30,9 +30,7 @@ def host_vars(rendering: Rendering) -> dict[str, Any]:
         "labsctl_requires": {
             "tekton": bool(pipelines["required"]),
             "argocd": bool(context["gitops"]["enabled"]),
-            "openshift_groups": bool(context["groups"]),
         },
-        "labsctl_wants": {"tekton": bool(pipelines["enabled"])},
         "labsctl_gitops_namespace": context["gitops"]["namespace"],
         "labsctl_secret_refs": [
             ref.model_dump(exclude_none=True) for ref in residency.spec.secrets

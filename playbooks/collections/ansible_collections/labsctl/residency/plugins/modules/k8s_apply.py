@@ -1,0 +1,295 @@
+#!/usr/bin/python
+# Copyright: The labsctl authors
+# Apache License 2.0 (see LICENSE in the repository root)
+"""Apply a batch of Kubernetes objects with server-side apply over one client."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: k8s_apply
+short_description: Apply a batch of Kubernetes objects with server-side apply over one client
+description:
+  - Applies every object of O(sets) whose O(sets[].when) is true with server-side apply and one
+    field manager, over a single client and connection pool, discovering only the API groups
+    the objects use.
+  - Reports each object as C(created), C(changed) or C(unchanged); a re-run of unchanged objects
+    changes nothing (the API server does not bump C(resourceVersion) on a no-op apply).
+  - Check mode is a server-side dry run (admission and validation run). An object whose namespace
+    does not exist yet (because this run would create it) is reported as C(created) without a
+    request, instead of failing.
+  - With C(--diff), shows the object before and after for created and changed objects.
+version_added: "0.1.0"
+author: The labsctl authors
+options:
+  sets:
+    description: Object sets; each is applied when its O(sets[].when) is true.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      objects:
+        description: Kubernetes objects (apiVersion, kind, metadata.name, ...).
+        type: list
+        elements: dict
+        required: true
+      when:
+        description: Whether to apply this set (for sets that need an optional API).
+        type: bool
+        default: true
+      name:
+        description: Name of the set, used in results.
+        type: str
+        default: objects
+  field_manager:
+    description: Field manager of the server-side apply.
+    type: str
+    default: labsctl
+  force_conflicts:
+    description:
+      - On objects this residency owns, take back fields another field manager changed (heals
+        hand edits). Never applies to objects that are not owned.
+    type: bool
+    default: true
+  ownership_labels:
+    description:
+      - Label keys an existing object must carry with the same values as the object applied;
+        an existing object without them is refused, never adopted or overwritten.
+    type: list
+    elements: str
+    default: [app.kubernetes.io/managed-by, labsctl.dev/residency]
+  kubeconfig:
+    description: Path to a kubeconfig; defaults to E(K8S_AUTH_KUBECONFIG), then the usual places.
+    type: path
+  context:
+    description: kubeconfig context; defaults to E(K8S_AUTH_CONTEXT), then the current context.
+    type: str
+notes:
+  - Reads the kubeconfig itself (client certificates, tokens, exec plugins, in-cluster); only
+    kubeconfigs with a legacy C(auth-provider) need the C(kubernetes) Python client.
+"""
+
+EXAMPLES = r"""
+- name: Apply the team's role bindings and, on OpenShift, its groups
+  labsctl.residency.k8s_apply:
+    field_manager: labsctl
+    sets:
+      - name: rbac
+        objects: "{{ rbac_objects }}"
+      - name: openshift-groups
+        objects: "{{ rbac_openshift_objects }}"
+        when: "{{ labsctl_cluster.openshift_groups }}"
+"""
+
+RETURN = r"""
+results:
+  description: One entry per object of the applied sets, in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    set: {description: Name of the set., type: str}
+    apiVersion: {description: API version., type: str}
+    kind: {description: Kind., type: str}
+    namespace: {description: Namespace, or null for cluster-scoped objects., type: str}
+    name: {description: Name., type: str}
+    action: {description: "C(created), C(changed) or C(unchanged).", type: str}
+    phase: {description: "The object's C(status.phase) where it has one (e.g. a Namespace).", type: str}
+counts:
+  description: How many objects were created, changed and unchanged.
+  returned: always
+  type: dict
+"""
+
+import json
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.labsctl.residency.plugins.module_utils.client import ClientError, connect
+
+VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
+
+
+class ApplyError(Exception):
+    """A failure naming the object and the cause, for fail_json."""
+
+
+class NotOwnedError(ApplyError):
+    """The object exists and does not carry this residency's ownership labels."""
+
+
+class Cluster:
+    """Requests over one client; discovery only of the group-versions in use."""
+
+    def __init__(self, client):
+        self.client = client
+        self.resources = {}
+        self.namespaces = {}
+
+    def request(self, method, path, body=None, query=None, content_type="application/json"):
+        return self.client.request(method, path, body, query, content_type)
+
+    def resource(self, api_version, kind):
+        if api_version not in self.resources:
+            prefix = "/api/" if "/" not in api_version else "/apis/"
+            try:
+                listing = self.request("GET", prefix + api_version)
+            except ClientError as exc:
+                if exc.status == 404:
+                    raise ApplyError(f"the cluster does not serve the API {api_version}") from exc
+                raise
+            self.resources[api_version] = {
+                r["kind"]: r for r in listing.get("resources", []) if "/" not in r["name"]
+            }
+        found = self.resources[api_version].get(kind)
+        if found is None:
+            raise ApplyError(f"the cluster serves {api_version} but no kind {kind} in it")
+        return found
+
+    def path(self, obj):
+        api_version, kind = obj["apiVersion"], obj["kind"]
+        resource = self.resource(api_version, kind)
+        base = ("/api/" if "/" not in api_version else "/apis/") + api_version
+        namespace = obj["metadata"].get("namespace")
+        if resource["namespaced"]:
+            if not namespace:
+                raise ApplyError(f"{kind} {obj['metadata']['name']} needs metadata.namespace")
+            base += f"/namespaces/{namespace}"
+        return f"{base}/{resource['name']}/{obj['metadata']['name']}"
+
+    def namespace_exists(self, name):
+        if name not in self.namespaces:
+            self.namespaces[name] = self.get(f"/api/v1/namespaces/{name}") is not None
+        return self.namespaces[name]
+
+    def get(self, path):
+        try:
+            return self.request("GET", path)
+        except ClientError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+
+def _comparable(obj):
+    if obj is None:
+        return None
+    obj = json.loads(json.dumps(obj))
+    metadata = obj.get("metadata", {})
+    for key in VOLATILE_METADATA:
+        metadata.pop(key, None)
+    obj.pop("status", None)
+    return obj
+
+
+def _describe(obj):
+    metadata = obj.get("metadata", {})
+    where = f"{metadata.get('namespace')}/" if metadata.get("namespace") else ""
+    return f"{obj.get('kind')} {where}{metadata.get('name')}"
+
+
+def _check_owned(obj, existing, keys):
+    wanted = obj["metadata"].get("labels") or {}
+    found = existing.get("metadata", {}).get("labels") or {}
+    mismatched = [k for k in keys if found.get(k) != wanted.get(k)]
+    if mismatched:
+        held = ", ".join(f"{k}={found.get(k) or '(none)'}" for k in mismatched)
+        raise NotOwnedError(
+            f"exists and is not owned by this residency ({held}); labsctl never takes over "
+            "an object it did not create: rename or remove it"
+        )
+
+
+def apply_one(cluster, obj, params, check_mode):
+    path = cluster.path(obj)
+    namespace = obj["metadata"].get("namespace")
+    pending_namespace = check_mode and namespace and not cluster.namespace_exists(namespace)
+    before = None if pending_namespace else cluster.get(path)
+    if pending_namespace:
+        return "created", None, obj
+    if before is not None:
+        _check_owned(obj, before, params["ownership_labels"])
+    query = [("fieldManager", params["field_manager"]),
+             ("force", "true" if params["force_conflicts"] else "false")]
+    if check_mode:
+        query.append(("dryRun", "All"))
+    after = cluster.request("PATCH", path, body=obj, query=query,
+                            content_type="application/apply-patch+yaml")
+    if before is None:
+        action = "created"
+    elif check_mode:
+        action = "unchanged" if _comparable(before) == _comparable(after) else "changed"
+    else:
+        same = before["metadata"].get("resourceVersion") == after["metadata"].get("resourceVersion")
+        action = "unchanged" if same else "changed"
+    if obj["kind"] == "Namespace":
+        cluster.namespaces[obj["metadata"]["name"]] = not check_mode or before is not None
+    return action, before, after
+
+
+def run(module):
+    params = module.params
+    try:
+        cluster = Cluster(connect(params["kubeconfig"], params["context"]))
+    except (ClientError, OSError, ValueError, KeyError) as exc:
+        module.fail_json(msg=f"cannot load the cluster configuration: {exc}")
+    results, diffs = [], []
+    counts = {"created": 0, "changed": 0, "unchanged": 0}
+    for object_set in params["sets"]:
+        if not object_set["when"]:
+            continue
+        for obj in object_set["objects"]:
+            try:
+                action, before, after = apply_one(cluster, obj, params, module.check_mode)
+            except ClientError as exc:
+                module.fail_json(
+                    msg=f"{_describe(obj)}: {exc.message} (HTTP {exc.status})",
+                    results=results, counts=counts, status=exc.status, object=_describe(obj),
+                )
+            except ApplyError as exc:
+                module.fail_json(msg=f"{_describe(obj)}: {exc}", results=results, counts=counts,
+                                 object=_describe(obj),
+                                 reason="NotOwned" if isinstance(exc, NotOwnedError) else "Error")
+            counts[action] += 1
+            results.append({
+                "set": object_set["name"], "apiVersion": obj["apiVersion"], "kind": obj["kind"],
+                "namespace": obj["metadata"].get("namespace"), "name": obj["metadata"]["name"],
+                "action": action,
+                "phase": ((after or {}).get("status") or {}).get("phase"),
+            })
+            if module._diff and action != "unchanged":
+                diffs.append({"before_header": _describe(obj), "after_header": _describe(obj),
+                              "before": _comparable(before) or {}, "after": _comparable(after)})
+    changed = counts["created"] + counts["changed"] > 0
+    outcome = {"changed": changed, "results": results, "counts": counts}
+    if module._diff:
+        outcome["diff"] = diffs
+    module.exit_json(**outcome)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "sets": {
+                "type": "list", "elements": "dict", "required": True,
+                "options": {
+                    "objects": {"type": "list", "elements": "dict", "required": True},
+                    "when": {"type": "bool", "default": True},
+                    "name": {"type": "str", "default": "objects"},
+                },
+            },
+            "field_manager": {"type": "str", "default": "labsctl"},
+            "force_conflicts": {"type": "bool", "default": True},
+            "ownership_labels": {
+                "type": "list", "elements": "str",
+                "default": ["app.kubernetes.io/managed-by", "labsctl.dev/residency"],
+            },
+            "kubeconfig": {"type": "path"},
+            "context": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    run(module)
+
+
+if __name__ == "__main__":
+    main()
