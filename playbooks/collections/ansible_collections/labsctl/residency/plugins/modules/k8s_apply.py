@@ -78,7 +78,7 @@ EXAMPLES = r"""
         objects: "{{ rbac_objects }}"
       - name: openshift-groups
         objects: "{{ rbac_openshift_objects }}"
-        when: "{{ labsctl_cluster.openshift_groups }}"
+        when: "{{ cluster_facts_offers.openshift_groups }}"
 """
 
 RETURN = r"""
