@@ -114,10 +114,28 @@ def residency_name(k8s: client.ApiClient) -> Iterator[str]:
             if exc.status != 404:
                 raise
     custom = client.CustomObjectsApi(k8s)
+    for namespace in ("openshift-gitops", "argocd"):
+        for plural in ("applications", "appprojects"):
+            _ignore_missing(
+                custom.delete_collection_namespaced_custom_object,
+                "argoproj.io",
+                "v1alpha1",
+                namespace,
+                plural,
+                label_selector=selector,
+            )
+    _ignore_missing(
+        custom.delete_collection_cluster_custom_object,
+        "user.openshift.io",
+        "v1",
+        "groups",
+        label_selector=selector,
+    )
+
+
+def _ignore_missing(call: Callable[..., object], *args: object, **kwargs: object) -> None:
     try:
-        custom.delete_collection_cluster_custom_object(
-            "user.openshift.io", "v1", "groups", label_selector=selector
-        )
+        call(*args, **kwargs)
     except ApiException as exc:
         if exc.status != 404:
             raise

@@ -1,0 +1,101 @@
+"""Helpers for tests that run the playbooks with plain ansible-playbook, as a pipeline would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from labsctl import load_spec, render
+from labsctl.files import write_tree
+from labsctl.inventory import inventory_files
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+
+
+def write_spec(
+    directory: Path,
+    name: str,
+    example: str = "small-team",
+    mutate: Callable[[dict[str, Any]], None] | None = None,
+) -> Path:
+    """An example spec renamed to `name` (group names prefixed too, they are cluster-wide)."""
+    data = yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text())
+    data["metadata"]["name"] = name
+    for group in data["spec"]["team"].get("groups", []):
+        group["name"] = f"{name}-{group['name']}"
+    if mutate is not None:
+        mutate(data)
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def write_inventory(directory: Path, specs: list[Path], name: str = "inventory") -> Path:
+    renderings = [render(load_spec(spec)) for spec in specs]
+    return write_tree(directory, name, inventory_files(renderings))
+
+
+@dataclass
+class PlaybookRun:
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.stdout[self.stdout.index("{") :])
+
+    def stats(self, host: str) -> dict[str, int]:
+        return self.data["stats"][host]
+
+    def results(self, host: str) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            (task["task"]["name"], task["hosts"][host])
+            for play in self.data["plays"]
+            for task in play["tasks"]
+            if host in task["hosts"]
+        ]
+
+    def applied(self, host: str) -> list[dict[str, Any]]:
+        """Every object k8s_apply reported on, with its action."""
+        return [
+            entry
+            for _, result in self.results(host)
+            for entry in result.get("results", [])
+            if isinstance(entry, dict) and "action" in entry
+        ]
+
+    def failure(self, host: str) -> str:
+        return " ".join(str(r.get("msg", "")) for _, r in self.results(host) if r.get("failed"))
+
+
+def run_playbook(
+    playbook: str, inventory: Path, kubeconfig: Path, *args: str, env: dict[str, str] | None = None
+) -> PlaybookRun:
+    environment = {
+        **os.environ,
+        "K8S_AUTH_KUBECONFIG": str(kubeconfig),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "PATH": f"{ANSIBLE_PLAYBOOK.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        **(env or {}),
+    }
+    completed = subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / playbook), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=REPO,
+        timeout=600,
+        check=False,
+    )
+    return PlaybookRun(completed.returncode, completed.stdout, completed.stderr)
