@@ -71,19 +71,29 @@ def _exec_credential(spec):
         env[item["name"]] = item["value"]
     command = [spec["command"], *(spec.get("args") or [])]
     try:
-        output = subprocess.run(command, env=env, capture_output=True, check=True, text=True,
-                                timeout=60).stdout
+        output = subprocess.run(
+            command, env=env, capture_output=True, check=True, text=True, timeout=60
+        ).stdout
     except (OSError, subprocess.SubprocessError) as exc:
-        raise ClientError(f"the kubeconfig's exec credential plugin {spec['command']} failed: "
-                          f"{exc}") from exc
+        raise ClientError(
+            f"the kubeconfig's exec credential plugin {spec['command']} failed: {exc}"
+        ) from exc
     return json.loads(output).get("status") or {}
 
 
 class Client:
     """One connection pool to one API server."""
 
-    def __init__(self, server, ca_file=None, cert_file=None, key_file=None, token=None,
-                 insecure=False, fallback=None):
+    def __init__(
+        self,
+        server,
+        ca_file=None,
+        cert_file=None,
+        key_file=None,
+        token=None,
+        insecure=False,
+        fallback=None,
+    ):
         self.server = server.rstrip("/")
         self.fallback = fallback
         self.headers = {"Accept": "application/json", "User-Agent": "labsctl"}
@@ -97,8 +107,9 @@ class Client:
             context.verify_mode = ssl.CERT_NONE
         if cert_file and key_file:
             context.load_cert_chain(cert_file, key_file)
-        self.pool = urllib3.PoolManager(ssl_context=context, retries=False,
-                                        timeout=urllib3.Timeout(connect=10, read=60))
+        self.pool = urllib3.PoolManager(
+            ssl_context=context, retries=False, timeout=urllib3.Timeout(connect=10, read=60)
+        )
 
     def request(self, method, path, body=None, query=None, content_type="application/json"):
         if self.fallback is not None:
@@ -131,8 +142,13 @@ class Client:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         payload = json.dumps(body) if body is not None else None
         method, url, headers, payload, _ = self.fallback.param_serialize(
-            method=method, resource_path=path, query_params=query or [], header_params=headers,
-            body=payload, auth_settings=["BearerToken"])
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params=headers,
+            body=payload,
+            auth_settings=["BearerToken"],
+        )
         response = self.fallback.call_api(method, url, header_params=headers, body=payload)
         return self._decode(response.status, response.reason, response.read())
 
@@ -148,8 +164,11 @@ def connect(kubeconfig=None, context=None):
                 token = handle.read().strip()
             host = os.environ["KUBERNETES_SERVICE_HOST"]
             port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-            return Client(f"https://{host}:{port}", ca_file=os.path.join(IN_CLUSTER_DIR, "ca.crt"),
-                          token=token)
+            return Client(
+                f"https://{host}:{port}",
+                ca_file=os.path.join(IN_CLUSTER_DIR, "ca.crt"),
+                token=token,
+            )
         raise ClientError("no kubeconfig found: set K8S_AUTH_KUBECONFIG or KUBECONFIG")
     try:
         with open(path) as handle:
@@ -165,8 +184,10 @@ def connect(kubeconfig=None, context=None):
     if "auth-provider" in user:
         from kubernetes import config as k8s_config  # legacy auth: the official client knows it
 
-        return Client(cluster["server"], fallback=k8s_config.new_client_from_config(
-            config_file=path, context=context_name))
+        return Client(
+            cluster["server"],
+            fallback=k8s_config.new_client_from_config(config_file=path, context=context_name),
+        )
     base_dir = os.path.dirname(os.path.abspath(path))
     token = user.get("token")
     if user.get("tokenFile"):
@@ -186,7 +207,11 @@ def connect(kubeconfig=None, context=None):
                 with open(key, "w") as handle:
                     handle.write(status["clientKeyData"])
         # The SSL context reads the files now; the temporary copies go when the block ends.
-        return Client(cluster["server"],
-                      ca_file=_material(cluster, "certificate-authority", base_dir, workdir),
-                      cert_file=cert, key_file=key, token=token,
-                      insecure=bool(cluster.get("insecure-skip-tls-verify")))
+        return Client(
+            cluster["server"],
+            ca_file=_material(cluster, "certificate-authority", base_dir, workdir),
+            cert_file=cert,
+            key_file=key,
+            token=token,
+            insecure=bool(cluster.get("insecure-skip-tls-verify")),
+        )

@@ -81,7 +81,7 @@ def main():
     except (ClientError, OSError, ValueError, KeyError) as exc:
         status = getattr(exc, "status", 0)
         module.fail_json(msg=f"cannot discover the cluster: {exc}", status=status)
-    apis = ["v1"] + sorted(v["groupVersion"] for g in groups for v in g.get("versions", []))
+    apis = ["v1", *sorted(v["groupVersion"] for g in groups for v in g.get("versions", []))]
     module.exit_json(changed=False, apis=apis, version=version, namespaces=namespaces)
 
 

@@ -94,7 +94,9 @@ results:
     namespace: {description: Namespace, or null for cluster-scoped objects., type: str}
     name: {description: Name., type: str}
     action: {description: "C(created), C(changed) or C(unchanged).", type: str}
-    phase: {description: "The object's C(status.phase) where it has one (e.g. a Namespace).", type: str}
+    phase:
+      description: "The object's C(status.phase) where it has one (e.g. a Namespace)."
+      type: str
 counts:
   description: How many objects were created, changed and unchanged.
   returned: always
@@ -208,12 +210,15 @@ def apply_one(cluster, obj, params, check_mode):
         return "created", None, obj
     if before is not None:
         _check_owned(obj, before, params["ownership_labels"])
-    query = [("fieldManager", params["field_manager"]),
-             ("force", "true" if params["force_conflicts"] else "false")]
+    query = [
+        ("fieldManager", params["field_manager"]),
+        ("force", "true" if params["force_conflicts"] else "false"),
+    ]
     if check_mode:
         query.append(("dryRun", "All"))
-    after = cluster.request("PATCH", path, body=obj, query=query,
-                            content_type="application/apply-patch+yaml")
+    after = cluster.request(
+        "PATCH", path, body=obj, query=query, content_type="application/apply-patch+yaml"
+    )
     if before is None:
         action = "created"
     elif check_mode:
@@ -243,22 +248,40 @@ def run(module):
             except ClientError as exc:
                 module.fail_json(
                     msg=f"{_describe(obj)}: {exc.message} (HTTP {exc.status})",
-                    results=results, counts=counts, status=exc.status, object=_describe(obj),
+                    results=results,
+                    counts=counts,
+                    status=exc.status,
+                    object=_describe(obj),
                 )
             except ApplyError as exc:
-                module.fail_json(msg=f"{_describe(obj)}: {exc}", results=results, counts=counts,
-                                 object=_describe(obj),
-                                 reason="NotOwned" if isinstance(exc, NotOwnedError) else "Error")
+                module.fail_json(
+                    msg=f"{_describe(obj)}: {exc}",
+                    results=results,
+                    counts=counts,
+                    object=_describe(obj),
+                    reason="NotOwned" if isinstance(exc, NotOwnedError) else "Error",
+                )
             counts[action] += 1
-            results.append({
-                "set": object_set["name"], "apiVersion": obj["apiVersion"], "kind": obj["kind"],
-                "namespace": obj["metadata"].get("namespace"), "name": obj["metadata"]["name"],
-                "action": action,
-                "phase": ((after or {}).get("status") or {}).get("phase"),
-            })
+            results.append(
+                {
+                    "set": object_set["name"],
+                    "apiVersion": obj["apiVersion"],
+                    "kind": obj["kind"],
+                    "namespace": obj["metadata"].get("namespace"),
+                    "name": obj["metadata"]["name"],
+                    "action": action,
+                    "phase": ((after or {}).get("status") or {}).get("phase"),
+                }
+            )
             if module._diff and action != "unchanged":
-                diffs.append({"before_header": _describe(obj), "after_header": _describe(obj),
-                              "before": _comparable(before) or {}, "after": _comparable(after)})
+                diffs.append(
+                    {
+                        "before_header": _describe(obj),
+                        "after_header": _describe(obj),
+                        "before": _comparable(before) or {},
+                        "after": _comparable(after),
+                    }
+                )
     changed = counts["created"] + counts["changed"] > 0
     outcome = {"changed": changed, "results": results, "counts": counts}
     if module._diff:
@@ -270,7 +293,9 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "sets": {
-                "type": "list", "elements": "dict", "required": True,
+                "type": "list",
+                "elements": "dict",
+                "required": True,
                 "options": {
                     "objects": {"type": "list", "elements": "dict", "required": True},
                     "when": {"type": "bool", "default": True},
@@ -280,7 +305,8 @@ def main():
             "field_manager": {"type": "str", "default": "labsctl"},
             "force_conflicts": {"type": "bool", "default": True},
             "ownership_labels": {
-                "type": "list", "elements": "str",
+                "type": "list",
+                "elements": "str",
                 "default": ["app.kubernetes.io/managed-by", "labsctl.dev/residency"],
             },
             "kubeconfig": {"type": "path"},
