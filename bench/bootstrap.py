@@ -66,27 +66,44 @@ def main(rounds: int) -> None:
     plane.start()
     try:
         install_flavour(plane, binaries)
-        env = {**os.environ, "K8S_AUTH_KUBECONFIG": str(plane.admin_kubeconfig),
-               "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "ANSIBLE_CONFIG":
-               str(REPO / "ansible.cfg")}
+        env = {
+            **os.environ,
+            "K8S_AUTH_KUBECONFIG": str(plane.admin_kubeconfig),
+            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        }
         rows = []
         for example in EXAMPLES:
-            times: dict[str, list[float]] = {k: [] for k in
-                                             ("ansible cold", "ansible no-op", "kubectl cold",
-                                              "kubectl no-op")}
+            times: dict[str, list[float]] = {
+                k: [] for k in ("ansible cold", "ansible no-op", "kubectl cold", "kubectl no-op")
+            }
             objects = 0
             for index in range(rounds):
                 playbook_name, kubectl_name = f"pb{index}-{example[:5]}", f"kc{index}-{example[:5]}"
                 rendering = render(load_spec(_spec(work, example, playbook_name)))
                 objects = len(rendering.objects(lambda _c: True))
                 inventory = write_tree(work / "inv", playbook_name, inventory_files([rendering]))
-                manifests = write_tree(work / "man", kubectl_name, manifest_files(
-                    render(load_spec(_spec(work, example, kubectl_name)))))
-                playbook = [str(BIN / "ansible-playbook"), "-i", str(inventory),
-                            str(REPO / "playbooks" / "bootstrap.yml")]
-                kubectl = [str(binaries.kubectl), "--kubeconfig", str(plane.admin_kubeconfig),
-                           "apply", "--server-side", "--field-manager=bench", "-f",
-                           str(manifests)]
+                manifests = write_tree(
+                    work / "man",
+                    kubectl_name,
+                    manifest_files(render(load_spec(_spec(work, example, kubectl_name)))),
+                )
+                playbook = [
+                    str(BIN / "ansible-playbook"),
+                    "-i",
+                    str(inventory),
+                    str(REPO / "playbooks" / "bootstrap.yml"),
+                ]
+                kubectl = [
+                    str(binaries.kubectl),
+                    "--kubeconfig",
+                    str(plane.admin_kubeconfig),
+                    "apply",
+                    "--server-side",
+                    "--field-manager=bench",
+                    "-f",
+                    str(manifests),
+                ]
                 times["ansible cold"].append(_timed(playbook, env))
                 times["ansible no-op"].append(_timed(playbook, env))
                 times["kubectl cold"].append(_timed(kubectl, env))

@@ -9,11 +9,13 @@ from typing import Any, Literal
 
 import yaml
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 
 OutputFormat = Literal["table", "json", "yaml"]
 
-stdout = Console(soft_wrap=True, highlight=False)
+# Not a terminal (logs, pipelines): wide enough that tables are never truncated.
+stdout = Console(soft_wrap=True, highlight=False, width=None if sys.stdout.isatty() else 250)
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
@@ -44,3 +46,90 @@ def error(message: str, hint: str | None = None) -> None:
 
 def note(message: str) -> None:
     stderr.print(message, markup=False, highlight=False)
+
+
+class ProgressReporter:
+    """Live progress per residency for a person (rich), plain lines for logs and pipelines."""
+
+    def __init__(self, residencies: list[str], enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.tty = stderr.is_terminal
+        self.state = dict.fromkeys(residencies, ("waiting", ""))
+        self.live = (
+            Live(self._table(), console=stderr, refresh_per_second=8, transient=True)
+            if self.tty and enabled
+            else None
+        )
+
+    def __enter__(self) -> ProgressReporter:
+        if self.live:
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live:
+            self.live.__exit__(None, None, None)
+
+    def _table(self) -> Table:
+        grid = Table(box=None, show_header=True, header_style="bold")
+        for column in ("RESIDENCY", "ROLE", "STEP"):
+            grid.add_column(column)
+        for name, (role, task) in self.state.items():
+            grid.add_row(name, role, task)
+        return grid
+
+    def __call__(self, event: Any) -> None:
+        if not self.enabled or not event.residency or event.task.startswith("Validating arg"):
+            return
+        self.state[event.residency] = (event.role, f"{event.task} ({event.state})")
+        if self.live:
+            self.live.update(self._table())
+        elif event.state in ("ok", "changed", "failed"):
+            stderr.print(
+                f"[{event.residency}] {event.role}: {event.task}: {event.state}",
+                markup=False,
+                highlight=False,
+            )
+
+    def waiting(self, residency: str, holder: str) -> None:
+        if self.enabled:
+            self.state[residency] = ("lock", f"waiting for {holder}")
+            if self.live:
+                self.live.update(self._table())
+
+
+def apply_summary(data: dict[str, Any]) -> None:
+    """The end of `apply` / `plan` for a person: per residency and stage, then what changed."""
+    verb = "would be" if data["dryRun"] else "were"
+    for residency in data["residencies"]:
+        counts = residency["counts"]
+        stdout.print(f"[bold]{residency['name']}[/]", markup=True)
+        table(
+            ["STAGE", "CREATED", "CHANGED", "UNCHANGED", "PRUNED"],
+            [
+                [stage, c["created"], c["changed"], c["unchanged"], c["pruned"]]
+                for stage, c in residency["stages"].items()
+            ],
+        )
+        for change in residency["changes"]:
+            where = f"{change['namespace']}/" if change["namespace"] else ""
+            stdout.print(
+                f"  {change['action']:>9}  {change['kind']} {where}{change['name']}",
+                markup=False,
+                highlight=False,
+            )
+        for failure in residency["failures"]:
+            stdout.print(
+                f"  [red]failed[/]  role {failure['role']}: {failure['message']}",
+                markup=True,
+                highlight=False,
+            )
+        if residency["inSync"]:
+            stdout.print("  in sync: nothing to change", markup=False)
+        elif residency["ok"]:
+            stdout.print(
+                f"  {counts['created']} created, {counts['changed']} changed, "
+                f"{counts['pruned']} pruned objects {verb} applied",
+                markup=False,
+            )
+    stdout.print(f"done in {data['durationSeconds']:.1f}s", markup=False)

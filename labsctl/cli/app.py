@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from labsctl._version import __version__
-from labsctl.cli import completion, init, render, sandbox, schema, validate
+from labsctl.cli import apply, completion, init, plan, render, sandbox, schema, status, validate
 from labsctl.cli.options import verbose
 
 
@@ -21,5 +21,6 @@ def cli() -> None:
     """
 
 
-for module in (init, validate, schema, render, sandbox, completion):
+for module in (init, validate, schema, render, apply, plan, status, sandbox, completion):
     cli.add_command(module.command)
+cli.add_command(plan.command, name="diff")

@@ -7,6 +7,11 @@ from typing import Any
 
 import click
 
+from labsctl.cluster import Target, resolve_target
+from labsctl.errors import UsageError
+from labsctl.output import note
+from labsctl.sandbox import service
+
 F = Callable[..., Any]
 
 
@@ -14,6 +19,16 @@ def verbose(func: F) -> F:
     """`-v` on every command, as kubectl and Ansible users type it (read early by `main`)."""
     return click.option(
         "-v", "--verbose", count=True, expose_value=False, help="More output; tracebacks on errors."
+    )(func)
+
+
+def verbose_level(func: F) -> F:
+    """`-v` counted: 1 shows Ansible's output, 2 and more pass -v.. to ansible-playbook."""
+    return click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        help="More output; -vv and more for Ansible's own verbosity; tracebacks on errors.",
     )(func)
 
 
@@ -30,3 +45,40 @@ def output(*choices: str, default: str) -> Callable[[F], F]:
         )(func)
 
     return decorate
+
+
+def cluster(func: F) -> F:
+    """--kubeconfig, --context and --sandbox, with the environment variables pipelines set."""
+    func = click.option(
+        "--sandbox",
+        is_flag=True,
+        envvar="LABSCTL_SANDBOX",
+        help="Use the local sandbox cluster, starting it when it is not running.",
+    )(func)
+    func = click.option(
+        "--context",
+        envvar="LABSCTL_CONTEXT",
+        default=None,
+        help="kubeconfig context [env LABSCTL_CONTEXT].",
+    )(func)
+    return click.option(
+        "--kubeconfig",
+        envvar="LABSCTL_KUBECONFIG",
+        default=None,
+        type=click.Path(dir_okay=False),
+        help="kubeconfig file [env LABSCTL_KUBECONFIG, then KUBECONFIG].",
+    )(func)
+
+
+def target_from(kubeconfig: str | None, context: str | None, sandbox: bool) -> Target:
+    """The cluster to use; with --sandbox, the local one (started when needed)."""
+    if sandbox:
+        if kubeconfig:
+            raise UsageError("--sandbox and --kubeconfig exclude each other")
+        state = service.status()
+        if not state.healthy:
+            note("starting the sandbox (the first run builds Kubernetes from source)...")
+            state = service.up(state.flavour or "kubernetes")
+        assert state.kubeconfig is not None
+        return resolve_target(state.kubeconfig, context)
+    return resolve_target(kubeconfig, context)

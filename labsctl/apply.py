@@ -1,0 +1,199 @@
+"""`apply` and `plan`: make the cluster match the specs, or show what that would change.
+
+Validate, render one inventory for every residency, take each residency's lock, run
+`playbooks/bootstrap.yml` through ansible-runner (check mode for plan), then prune what the
+residencies own but no longer ask for. A failed residency does not stop the others; the summary
+says which residency, role and object failed.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labsctl import prune
+from labsctl.cluster import Cluster, Target
+from labsctl.files import write_tree
+from labsctl.inventory import inventory_files
+from labsctl.lock import residency_lock
+from labsctl.render import Rendering, render
+from labsctl.runner import Failure, ObjectOutcome, Progress, run_playbook
+from labsctl.validation import load_specs
+
+ACTIONS = ("created", "changed", "unchanged", "pruned")
+RESIDENCY_WIDE = "(residency)"  # objects outside the stages' namespaces: groups, Argo CD objects
+
+
+@dataclass
+class ResidencySummary:
+    name: str
+    counts: Counter[str] = field(default_factory=Counter)
+    stages: dict[str, Counter[str]] = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def in_sync(self) -> bool:
+        return (
+            self.ok and self.counts["created"] + self.counts["changed"] + self.counts["pruned"] == 0
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "inSync": self.in_sync,
+            "counts": {a: self.counts[a] for a in ACTIONS},
+            "stages": {s: {a: c[a] for a in ACTIONS} for s, c in sorted(self.stages.items())},
+            "changes": self.changes,
+            "failures": [
+                {"role": f.role, "task": f.task, "object": f.object, "message": f.message}
+                for f in self.failures
+            ],
+        }
+
+
+@dataclass
+class ApplySummary:
+    dry_run: bool
+    duration: float
+    residencies: list[ResidencySummary]
+    diffs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.residencies)
+
+    @property
+    def in_sync(self) -> bool:
+        return all(r.in_sync for r in self.residencies)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "labsctl.dev/v1alpha1",
+            "kind": "PlanResult" if self.dry_run else "ApplyResult",
+            "dryRun": self.dry_run,
+            "ok": self.ok,
+            "inSync": self.in_sync,
+            "durationSeconds": round(self.duration, 2),
+            "residencies": [r.as_dict() for r in self.residencies],
+        }
+
+
+def _stage_of(rendering: Rendering) -> dict[str, str]:
+    return {s["namespace"]: s["name"] for s in rendering.context["stages"]}
+
+
+def _summarise(
+    rendering: Rendering,
+    outcomes: list[ObjectOutcome],
+    failures: list[Failure],
+    pruned: list[prune.ObjectRef],
+) -> ResidencySummary:
+    summary = ResidencySummary(rendering.residency.name, failures=failures)
+    stage_of = _stage_of(rendering)
+
+    def count(kind: str, namespace: str | None, name: str, action: str, **extra: Any) -> None:
+        key = namespace if kind != "Namespace" else name
+        stage = stage_of.get(key or "", RESIDENCY_WIDE)
+        summary.counts[action] += 1
+        summary.stages.setdefault(stage, Counter())[action] += 1
+        if action != "unchanged":
+            summary.changes.append(
+                {"action": action, "kind": kind, "namespace": namespace, "name": name, **extra}
+            )
+
+    for outcome in outcomes:
+        count(outcome.kind, outcome.namespace, outcome.name, outcome.action, role=outcome.role)
+    for item in pruned:
+        count(item.kind, item.namespace, item.name, "pruned", role="prune")
+    return summary
+
+
+def apply(
+    spec_files: list[Path | str],
+    target: Target,
+    *,
+    dry_run: bool = False,
+    prune_stale: bool = True,
+    lock_timeout: float = 60.0,
+    templates: Path | None = None,
+    inventory_dir: Path | None = None,
+    verbose: int = 0,
+    on_event: Callable[[Progress], None] | None = None,
+    on_wait: Callable[[str, str], None] | None = None,
+) -> ApplySummary:
+    """Apply (or, with dry_run, plan) the residencies of `spec_files` on `target`."""
+    started = time.monotonic()
+    residencies = load_specs(spec_files)
+    renderings = [render(r, templates) for r in residencies]
+    cluster = Cluster(target)
+    cluster.version()  # unreachable or unauthorised: fail now, before any lock or change
+    with tempfile.TemporaryDirectory(prefix="labsctl-apply-") as scratch:
+        # --inventory keeps the rendered inventory (one host per residency) where asked.
+        where = inventory_dir or Path(scratch) / "inventory"
+        inventory = write_tree(where.parent, where.name, inventory_files(renderings))
+        run = functools.partial(
+            _run,
+            cluster,
+            renderings,
+            inventory=inventory,
+            target=target,
+            dry_run=dry_run,
+            prune_stale=prune_stale,
+            verbose=verbose,
+            on_event=on_event,
+        )
+        if dry_run:  # read-only: no lock needed
+            summaries, diffs = run()
+        else:
+            names = [r.name for r in residencies]
+            with residency_lock(cluster, names, "apply", timeout=lock_timeout, on_wait=on_wait):
+                summaries, diffs = run()
+    return ApplySummary(dry_run, time.monotonic() - started, summaries, diffs)
+
+
+def _run(
+    cluster: Cluster,
+    renderings: list[Rendering],
+    *,
+    inventory: Path,
+    target: Target,
+    dry_run: bool,
+    prune_stale: bool,
+    verbose: int,
+    on_event: Callable[[Progress], None] | None,
+) -> tuple[list[ResidencySummary], list[dict[str, Any]]]:
+    run = run_playbook(
+        "bootstrap.yml",
+        inventory,
+        target,
+        check=dry_run,
+        diff=dry_run,
+        verbose=verbose,
+        on_event=on_event,
+    )
+    summaries = []
+    for rendering in renderings:
+        name = rendering.residency.name
+        failures = [f for f in run.failures if f.residency == name]
+        if not failures and run.stats.get(name, {}).get("failures"):
+            failures = [Failure(name, "playbook", "", "the playbook failed for this residency")]
+        stale: list[prune.ObjectRef] = []
+        if prune_stale and not failures:
+            stale = prune.candidates(cluster, name, rendering.objects(lambda _c: True))
+            if not dry_run:
+                prune.delete(cluster, stale)
+        outcomes = [o for o in run.objects if o.residency == name]
+        summaries.append(_summarise(rendering, outcomes, failures, stale))
+    return summaries, run.diffs

@@ -1,0 +1,88 @@
+"""`labsctl apply SPEC...`: make the cluster match the specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from labsctl import apply as apply_api
+from labsctl.cli.options import cluster, output, target_from, verbose_level
+from labsctl.errors import AnsibleRunError
+from labsctl.output import ProgressReporter, apply_summary, emit_data, note
+
+
+@click.command("apply")
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@cluster
+@click.option("--dry-run", is_flag=True, help="Server-side dry run: show what would change.")
+@click.option(
+    "--prune/--no-prune",
+    default=True,
+    show_default=True,
+    help="Delete objects the residency owns but its spec no longer asks for.",
+)
+@click.option(
+    "--lock-timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    envvar="LABSCTL_LOCK_TIMEOUT",
+    help="Seconds to wait for another run's lock.",
+)
+@click.option(
+    "--inventory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the rendered inventory (all residencies) in this directory.",
+)
+@click.option(
+    "--templates",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Templates overriding or adding to the built-in ones.",
+)
+@output("table", "json", "yaml", default="table")
+@verbose_level
+def command(
+    specs: tuple[Path, ...],
+    kubeconfig: str | None,
+    context: str | None,
+    sandbox: bool,
+    dry_run: bool,
+    prune: bool,
+    lock_timeout: float,
+    inventory: Path | None,
+    templates: Path | None,
+    output_format: str,
+    verbose: int,
+) -> None:
+    """Validate, render and apply residencies, pruning what they no longer ask for."""
+    target = target_from(kubeconfig, context, sandbox)
+    with ProgressReporter([], enabled=output_format == "table") as progress:
+        summary = apply_api.apply(
+            list(specs),
+            target,
+            dry_run=dry_run,
+            prune_stale=prune,
+            lock_timeout=lock_timeout,
+            templates=templates,
+            inventory_dir=inventory,
+            verbose=verbose,
+            on_event=progress,
+            on_wait=progress.waiting,
+        )
+    data = summary.as_dict()
+    if output_format == "table":
+        apply_summary(data)
+        if sandbox:
+            note(f"look at it: labsctl status --sandbox {' '.join(map(str, specs))}")
+            note(f"kubeconfig: {target.kubeconfig}")
+    else:
+        emit_data(data, output_format)  # type: ignore[arg-type]
+    if not summary.ok:
+        failed = [r.name for r in summary.residencies if not r.ok]
+        raise AnsibleRunError(
+            f"the run failed for {', '.join(failed)}",
+            hint="the summary names the role and object; -v shows Ansible's output",
+        )
