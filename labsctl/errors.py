@@ -78,8 +78,9 @@ class SpecError(LabsctlError):
 
     exit_code = EXIT_INVALID
 
-    def __init__(self, problems: list[SpecProblem]) -> None:
+    def __init__(self, problems: list[SpecProblem], shown: bool = False) -> None:
         self.problems = problems
+        self.shown = shown  # the command already printed the problems
         files = sorted({p.file for p in problems})
         count = len(problems)
         noun = "problem" if count == 1 else "problems"

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from labsctl.errors import SpecProblem
+
 OutputFormat = Literal["table", "json", "yaml"]
 
 # Not a terminal (logs, pipelines): wide enough that tables are never truncated.
@@ -133,3 +135,16 @@ def apply_summary(data: dict[str, Any]) -> None:
                 markup=False,
             )
     stdout.print(f"done in {data['durationSeconds']:.1f}s", markup=False)
+
+
+def format_problem(problem: SpecProblem) -> str:
+    """`file:line:col: field.path: message (found value); allowed: ...`"""
+    text = f"{problem.location()}: "
+    if problem.path:
+        text += f"{problem.path}: "
+    text += problem.message
+    if problem.value is not None and problem.value not in ("{...}", "[...]"):
+        text += f" (found {problem.value!r})"
+    if problem.allowed:
+        text += f"; allowed: {problem.allowed}"
+    return text

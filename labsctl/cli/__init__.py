@@ -13,8 +13,8 @@ import traceback
 import click
 
 from labsctl.cli.app import cli
-from labsctl.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, LabsctlError
-from labsctl.output import error
+from labsctl.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, LabsctlError, SpecError
+from labsctl.output import error, format_problem
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     except LabsctlError as exc:
         if verbose:
             traceback.print_exc()
+        if isinstance(exc, SpecError) and not exc.shown:
+            for problem in exc.problems:
+                click.echo(format_problem(problem), err=True)
         error(exc.message, exc.hint)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

@@ -10,6 +10,7 @@ from labsctl import apply as apply_api
 from labsctl.cli.options import cluster, output, target_from, verbose_level
 from labsctl.errors import AnsibleRunError
 from labsctl.output import ProgressReporter, apply_summary, emit_data, note
+from labsctl.validation import load_specs
 
 
 @click.command("apply")
@@ -58,6 +59,7 @@ def command(
     verbose: int,
 ) -> None:
     """Validate, render and apply residencies, pruning what they no longer ask for."""
+    load_specs(list(specs))  # bad specs: exit 2 before anything touches a cluster
     target = target_from(kubeconfig, context, sandbox)
     with ProgressReporter([], enabled=output_format == "table") as progress:
         summary = apply_api.apply(

@@ -12,6 +12,7 @@ from labsctl import apply as apply_api
 from labsctl.cli.options import cluster, output, target_from, verbose_level
 from labsctl.errors import AnsibleRunError, DriftError
 from labsctl.output import ProgressReporter, apply_summary, emit_data, stdout
+from labsctl.validation import load_specs
 
 
 @click.command("plan")
@@ -34,6 +35,7 @@ def command(
     verbose: int,
 ) -> None:
     """Show what apply would change (server-side dry run); exit 6 when anything would."""
+    load_specs(list(specs))  # bad specs: exit 2 before anything touches a cluster
     target = target_from(kubeconfig, context, sandbox)
     with ProgressReporter([], enabled=output_format == "table") as progress:
         summary = apply_api.apply(

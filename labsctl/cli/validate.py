@@ -8,8 +8,8 @@ import click
 
 from labsctl import api
 from labsctl.cli.options import output, verbose
-from labsctl.errors import SpecError, SpecProblem
-from labsctl.output import emit_data, note
+from labsctl.errors import SpecError
+from labsctl.output import emit_data, format_problem, note
 
 
 @click.command("validate")
@@ -32,18 +32,6 @@ def command(files: tuple[Path, ...], output_format: str) -> None:
         for problem in problems:
             click.echo(format_problem(problem), err=True)
     if problems:
-        raise SpecError(problems)
+        raise SpecError(problems, shown=output_format == "text")
     if output_format == "text":
         note(f"{len(files)} spec{'s' if len(files) != 1 else ''} valid")
-
-
-def format_problem(problem: SpecProblem) -> str:
-    text = f"{problem.location()}: "
-    if problem.path:
-        text += f"{problem.path}: "
-    text += problem.message
-    if problem.value is not None and problem.value not in ("{...}", "[...]"):
-        text += f" (found {problem.value!r})"
-    if problem.allowed:
-        text += f"; allowed: {problem.allowed}"
-    return text

@@ -25,8 +25,8 @@ import pytest
 
 import labsctl
 from labsctl.cli import main
-from labsctl.cli.validate import format_problem
 from labsctl.errors import SpecProblem
+from labsctl.output import format_problem
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path("tests/data/bad-specs")
