@@ -8,6 +8,7 @@ says which residency, role and object failed.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import tempfile
 import time
@@ -21,9 +22,11 @@ from labsctl import prune
 from labsctl.cluster import Cluster, Target
 from labsctl.files import write_tree
 from labsctl.inventory import inventory_files
+from labsctl.lifecycle import Phase, phase
 from labsctl.lock import residency_lock
 from labsctl.render import Rendering, render
 from labsctl.runner import Failure, ObjectOutcome, Progress, run_playbook
+from labsctl.spec import Residency
 from labsctl.validation import load_specs
 
 ACTIONS = ("created", "changed", "unchanged", "pruned")
@@ -33,6 +36,7 @@ RESIDENCY_WIDE = "(residency)"  # objects outside the stages' namespaces: groups
 @dataclass
 class ResidencySummary:
     name: str
+    frozen: bool = False
     counts: Counter[str] = field(default_factory=Counter)
     stages: dict[str, Counter[str]] = field(default_factory=dict)
     changes: list[dict[str, Any]] = field(default_factory=list)
@@ -51,6 +55,7 @@ class ResidencySummary:
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "frozen": self.frozen,
             "ok": self.ok,
             "inSync": self.in_sync,
             "counts": {a: self.counts[a] for a in ACTIONS},
@@ -90,6 +95,11 @@ class ApplySummary:
         }
 
 
+def is_past_end(residency: Residency, today: dt.date | None = None) -> bool:
+    """After its end date a residency is frozen: the team keeps view rights for the hand-over."""
+    return phase(residency.spec.dates, today) in (Phase.ENDED, Phase.EXPIRED)
+
+
 def _stage_of(rendering: Rendering) -> dict[str, str]:
     return {s["namespace"]: s["name"] for s in rendering.context["stages"]}
 
@@ -100,7 +110,9 @@ def _summarise(
     failures: list[Failure],
     pruned: list[prune.ObjectRef],
 ) -> ResidencySummary:
-    summary = ResidencySummary(rendering.residency.name, failures=failures)
+    summary = ResidencySummary(
+        rendering.residency.name, failures=failures, frozen=bool(rendering.context["frozen"])
+    )
     stage_of = _stage_of(rendering)
 
     def count(kind: str, namespace: str | None, name: str, action: str, **extra: Any) -> None:
@@ -125,6 +137,7 @@ def apply(
     target: Target,
     *,
     dry_run: bool = False,
+    freeze: bool = False,
     prune_stale: bool = True,
     lock_timeout: float = 60.0,
     templates: Path | None = None,
@@ -136,7 +149,7 @@ def apply(
     """Apply (or, with dry_run, plan) the residencies of `spec_files` on `target`."""
     started = time.monotonic()
     residencies = load_specs(spec_files)
-    renderings = [render(r, templates) for r in residencies]
+    renderings = [render(r, templates, frozen=freeze or is_past_end(r)) for r in residencies]
     cluster = Cluster(target)
     cluster.version()  # unreachable or unauthorised: fail now, before any lock or change
     with tempfile.TemporaryDirectory(prefix="labsctl-apply-") as scratch:

@@ -16,9 +16,11 @@ from labsctl.spec import Residency, Role, Stage
 CLUSTER_SERVER = "https://kubernetes.default.svc"
 
 
-def build_context(residency: Residency) -> dict[str, Any]:
+def build_context(residency: Residency, *, frozen: bool = False) -> dict[str, Any]:
+    """Template data; `frozen` (after the end date): the team keeps view rights only and the
+    pipeline stops deploying, while everything else stays for the hand-over."""
     spec = residency.spec
-    stages = [_stage(residency, stage) for stage in spec.stages]
+    stages = [_stage(residency, stage, frozen) for stage in spec.stages]
     return {
         "residency": {
             "name": residency.name,
@@ -36,7 +38,8 @@ def build_context(residency: Residency) -> dict[str, Any]:
             else None,
         },
         "groups": _groups(residency),
-        "pipelines": _pipelines(residency),
+        "pipelines": _pipelines(residency, frozen),
+        "frozen": frozen,
         "gitops": _gitops(residency),
     }
 
@@ -45,16 +48,17 @@ def _effective_role(role: Role, cap: Role | None) -> Role:
     return role if cap is None or role.rank <= cap.rank else cap
 
 
-def _stage(residency: Residency, stage: Stage) -> dict[str, Any]:
+def _stage(residency: Residency, stage: Stage, frozen: bool) -> dict[str, Any]:
     spec = residency.spec
+    cap = Role.VIEW if frozen else stage.max_role
     subjects: dict[str, list[dict[str, str]]] = {role.value: [] for role in Role}
     for member in spec.team.members:
-        role = _effective_role(member.role, stage.max_role)
+        role = _effective_role(member.role, cap)
         subjects[role.value].append(
             {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": member.user}
         )
     for group in spec.team.groups:
-        role = _effective_role(group.role, stage.max_role)
+        role = _effective_role(group.role, cap)
         subjects[role.value].append(
             {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": group.name}
         )
@@ -85,7 +89,7 @@ def _groups(residency: Residency) -> list[dict[str, Any]]:
     return [{"name": group.name, "users": list(group.users)} for group in team.groups]
 
 
-def _pipelines(residency: Residency) -> dict[str, Any]:
+def _pipelines(residency: Residency, frozen: bool) -> dict[str, Any]:
     pipelines = residency.spec.pipelines
     enabled = pipelines.enabled is not False
     stages = residency.stage_names()
@@ -98,6 +102,8 @@ def _pipelines(residency: Residency) -> dict[str, Any]:
         "namespace": namespace if enabled else None,
         "service_account": pipelines.service_account,
         "deploy_namespaces": deploy,
+        # Where the pipeline account gets edit rights: nowhere once frozen.
+        "deployer_namespaces": [] if frozen else deploy,
         "default_deploy_namespace": deploy[0] if deploy else namespace,
         "images": pipelines.images.model_dump(),
         "git_url": pipelines.git_url or "",

@@ -115,12 +115,16 @@ def _template_names(extra_dir: Path | None) -> list[tuple[str, str | None, str]]
     return out
 
 
-def render(residency: Residency, templates: Path | None = None) -> Rendering:
-    """Render every template for `residency`; deterministic for the same spec and templates."""
+def render(
+    residency: Residency, templates: Path | None = None, *, frozen: bool = False
+) -> Rendering:
+    """Render every template for `residency`; deterministic for the same spec and templates.
+
+    `frozen` renders the residency as after its end date (see `context.build_context`)."""
     if templates is not None and not templates.is_dir():
         raise RenderError(f"template directory {templates} does not exist")
     env = _environment(templates)
-    context = build_context(residency)
+    context = build_context(residency, frozen=frozen)
     stage_of = {stage["namespace"]: stage["name"] for stage in context["stages"]}
     grouped: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
     for role, condition, name in _template_names(templates):
@@ -134,7 +138,7 @@ def render(residency: Residency, templates: Path | None = None) -> Rendering:
             raise RenderError(f"template {name} produced invalid YAML: {exc}") from exc
         for doc in documents:
             _check_object(doc, name)
-            grouped.setdefault((role, condition), []).append(_own(doc, residency, stage_of))
+            grouped.setdefault((role, condition), []).append(_own(doc, residency, stage_of, frozen))
     sets = tuple(
         ObjectSet(role, condition, tuple(grouped[(role, condition)]))
         for role in ROLES
@@ -175,7 +179,9 @@ def ownership_annotations(residency: Residency) -> dict[str, str]:
     }
 
 
-def _own(doc: dict[str, Any], residency: Residency, stage_of: dict[str, str]) -> dict[str, Any]:
+def _own(
+    doc: dict[str, Any], residency: Residency, stage_of: dict[str, str], frozen: bool
+) -> dict[str, Any]:
     metadata = doc["metadata"]
     namespace = metadata.get("namespace")
     if doc["kind"] == "Namespace":
@@ -186,4 +192,6 @@ def _own(doc: dict[str, Any], residency: Residency, stage_of: dict[str, str]) ->
         **(metadata.get("annotations") or {}),
         **ownership_annotations(residency),
     }
+    if frozen and doc["kind"] == "Namespace":
+        metadata["annotations"][naming.ANNOTATION_FROZEN] = "true"
     return doc

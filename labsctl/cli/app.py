@@ -5,7 +5,19 @@ from __future__ import annotations
 import click
 
 from labsctl._version import __version__
-from labsctl.cli import apply, completion, init, plan, render, sandbox, schema, status, validate
+from labsctl.cli import (
+    apply,
+    completion,
+    extend,
+    freeze,
+    init,
+    plan,
+    render,
+    sandbox,
+    schema,
+    status,
+    validate,
+)
 from labsctl.cli.options import verbose
 
 
@@ -21,6 +33,18 @@ def cli() -> None:
     """
 
 
-for module in (init, validate, schema, render, apply, plan, status, sandbox, completion):
+for module in (
+    init,
+    validate,
+    schema,
+    render,
+    apply,
+    plan,
+    status,
+    freeze,
+    extend,
+    sandbox,
+    completion,
+):
     cli.add_command(module.command)
 cli.add_command(plan.command, name="diff")

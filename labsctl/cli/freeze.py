@@ -1,0 +1,59 @@
+"""`labsctl freeze SPEC...`: the hand-over state, before (or at) the end date."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from labsctl import apply as apply_api
+from labsctl.cli.options import cluster, output, target_from, verbose_level
+from labsctl.errors import AnsibleRunError
+from labsctl.output import ProgressReporter, apply_summary, emit_data
+from labsctl.validation import load_specs
+
+
+@click.command("freeze")
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@cluster
+@click.option(
+    "--lock-timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    envvar="LABSCTL_LOCK_TIMEOUT",
+    help="Seconds to wait for another run's lock.",
+)
+@output("table", "json", "yaml", default="table")
+@verbose_level
+def command(
+    specs: tuple[Path, ...],
+    kubeconfig: str | None,
+    context: str | None,
+    sandbox: bool,
+    lock_timeout: float,
+    output_format: str,
+    verbose: int,
+) -> None:
+    """Downgrade the team to view and stop the pipeline deploying; tools stay.
+
+    `labsctl apply` does the same by itself after the end date; `labsctl extend` undoes it.
+    """
+    load_specs(list(specs))
+    target = target_from(kubeconfig, context, sandbox)
+    with ProgressReporter([], enabled=output_format == "table") as progress:
+        summary = apply_api.apply(
+            list(specs),
+            target,
+            freeze=True,
+            lock_timeout=lock_timeout,
+            verbose=verbose,
+            on_event=progress,
+            on_wait=progress.waiting,
+        )
+    if output_format == "table":
+        apply_summary(summary.as_dict())
+    else:
+        emit_data(summary.as_dict(), output_format)  # type: ignore[arg-type]
+    if not summary.ok:
+        raise AnsibleRunError("freezing failed", hint="the summary names the role and object")
