@@ -11,9 +11,11 @@ import contextlib
 import datetime as dt
 import getpass
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -57,9 +59,19 @@ def _holder(lease: client.V1Lease) -> str:
     return str(lease.spec.holder_identity) if lease.spec and lease.spec.holder_identity else ""
 
 
+def _holder_died(holder: str) -> bool:
+    """A holder on this host whose process is gone (killed, crashed) holds nothing."""
+    match = re.fullmatch(r"\S+@(?P<host>\S+) pid (?P<pid>\d+) \(.*\)", holder)
+    if match is None or match["host"] != socket.gethostname():
+        return False
+    return not Path(f"/proc/{match['pid']}").exists()
+
+
 def _expired(lease: client.V1Lease) -> bool:
     spec = lease.spec
     if spec is None or not spec.holder_identity or spec.renew_time is None:
+        return True
+    if _holder_died(str(spec.holder_identity)):
         return True
     renewed: dt.datetime = spec.renew_time
     return _now() > renewed + dt.timedelta(seconds=spec.lease_duration_seconds or 0)

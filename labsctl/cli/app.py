@@ -8,6 +8,7 @@ from labsctl._version import __version__
 from labsctl.cli import (
     apply,
     completion,
+    export,
     extend,
     freeze,
     init,
@@ -16,6 +17,7 @@ from labsctl.cli import (
     sandbox,
     schema,
     status,
+    teardown,
     validate,
 )
 from labsctl.cli.options import verbose
@@ -43,6 +45,8 @@ for module in (
     status,
     freeze,
     extend,
+    export,
+    teardown,
     sandbox,
     completion,
 ):

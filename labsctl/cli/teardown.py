@@ -1,0 +1,134 @@
+"""`labsctl teardown SPEC|NAME... | --expired`: delete what a residency owns, and only that."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from labsctl import teardown as teardown_api
+from labsctl.cli.options import cluster, output, target_from, verbose
+from labsctl.cluster import Cluster
+from labsctl.errors import ClusterError, UsageError
+from labsctl.output import emit_data, note, stdout, table
+from labsctl.spec import DNS_LABEL
+from labsctl.validation import load_spec
+
+
+def _residency(argument: str) -> str:
+    if Path(argument).is_file():
+        return load_spec(argument).name
+    if re.fullmatch(DNS_LABEL, argument):
+        return argument
+    raise UsageError(f"{argument!r} is neither a spec file nor a residency name")
+
+
+@click.command("teardown")
+@click.argument("residencies", nargs=-1)
+@click.option(
+    "--expired", is_flag=True, help="Every residency on the cluster past its archive date."
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (pipelines).")
+@click.option("--dry-run", is_flag=True, help="Only print what would be deleted.")
+@click.option(
+    "--force", is_flag=True, help="Also delete namespaces holding objects labsctl did not create."
+)
+@click.option(
+    "--backup-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("labsctl-backups"),
+    show_default=True,
+    help="Where <residency>-<date>/ backups (the export format) go.",
+)
+@click.option("--no-backup", is_flag=True, help="Delete without a backup.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for the namespaces to go.",
+)
+@click.option(
+    "--lock-timeout", type=float, default=60.0, show_default=True, envvar="LABSCTL_LOCK_TIMEOUT"
+)
+@cluster
+@output("table", "json", "yaml", default="table")
+@verbose
+def command(
+    residencies: tuple[str, ...],
+    expired: bool,
+    yes: bool,
+    dry_run: bool,
+    force: bool,
+    backup_dir: Path,
+    no_backup: bool,
+    timeout: float,
+    lock_timeout: float,
+    kubeconfig: str | None,
+    context: str | None,
+    sandbox: bool,
+    output_format: str,
+) -> None:
+    """Plan, back up, then delete a residency's objects (found by its labels) and wait."""
+    if bool(residencies) == expired:
+        raise UsageError("give SPEC files or residency names, or --expired")
+    names = [_residency(r) for r in residencies]
+    target = target_from(kubeconfig, context, sandbox)
+    api = Cluster(target)
+    if expired:
+        names = teardown_api.expired(api)
+    plans = [teardown_api.plan(api, name) for name in names]
+    if output_format == "table":
+        for item in plans:
+            stdout.print(
+                f"residency {item.residency}: {len(item.objects)} objects to delete", markup=False
+            )
+            table(
+                ["KIND", "NAMESPACE", "NAME"],
+                [[o.kind, o.namespace or "-", o.name] for o in item.objects],
+            )
+            for line in item.unowned:
+                stdout.print(f"  not created by labsctl: {line}", markup=False)
+    if dry_run or not plans:
+        if output_format != "table":
+            emit_data({"dryRun": True, "residencies": [p.as_dict() for p in plans]}, output_format)  # type: ignore[arg-type]
+        elif not plans:
+            note("nothing to tear down")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("teardown needs confirmation", hint="use --yes in pipelines")
+        click.confirm(f"delete {', '.join(p.residency for p in plans)}?", abort=True, err=True)
+    results = []
+    stamp = dt.date.today().isoformat()
+    for item in plans:
+        backup = None if no_backup else backup_dir / f"{item.residency}-{stamp}"
+        results.append(
+            teardown_api.execute(
+                api,
+                item,
+                force=force,
+                backup_to=backup,
+                timeout=timeout,
+                lock_timeout=lock_timeout,
+                on_progress=note,
+            )
+        )
+    if output_format != "table":
+        emit_data({"dryRun": False, "residencies": [r.as_dict() for r in results]}, output_format)  # type: ignore[arg-type]
+    stuck = [line for r in results for line in r.stuck]
+    for result in results:
+        if not result.stuck:
+            note(
+                f"residency {result.plan.residency} is gone ({result.duration:.1f}s)"
+                + (f"; backup in {result.backup}" if result.backup else "")
+            )
+    if stuck:
+        raise ClusterError(
+            "; ".join(stuck),
+            hint="remove the finalizers' owners, then run "
+            "teardown again: it continues where it stopped",
+        )
