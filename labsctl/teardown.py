@@ -80,6 +80,8 @@ def plan(cluster: Cluster, residency: str) -> TeardownPlan:
 def _namespaced_kinds(cluster: Cluster) -> list[Any]:
     kinds = []
     with cluster.calls("discovering the cluster's kinds"):
+        # A fresh view: CRDs created since the discovery cache was written hold objects too.
+        cluster.dynamic.resources.invalidate_cache()
         for resource in cluster.dynamic.resources.search():
             if isinstance(resource, ResourceList):
                 continue  # the `<Kind>List` pseudo-resources
@@ -200,9 +202,9 @@ def _blockers(cluster: Cluster, namespace: dict[str, Any]) -> str:
             for i in items
             if i["metadata"].get("finalizers")
         ]
-    return f"namespace {name} is stuck terminating; held by: " + (
-        "; ".join(held) or "; ".join(conditions) or "unknown"
-    )
+    if not held and not conditions:
+        return f"namespace {name} is still being deleted (nothing reported holding it yet)"
+    return f"namespace {name} is stuck terminating; held by: " + "; ".join(held or conditions)
 
 
 def expired(cluster: Cluster, today: Any = None) -> list[str]:
