@@ -13,6 +13,7 @@ from labsctl.cli import (
     freeze,
     init,
     plan,
+    rbac,
     render,
     sandbox,
     schema,
@@ -47,6 +48,7 @@ for module in (
     extend,
     export,
     teardown,
+    rbac,
     sandbox,
     completion,
 ):

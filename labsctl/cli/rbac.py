@@ -1,0 +1,34 @@
+"""`labsctl rbac`: the ClusterRole and bindings a bootstrapper identity needs, no cluster-admin."""
+
+from __future__ import annotations
+
+import click
+
+from labsctl.cli.options import verbose
+from labsctl.files import dump_documents
+from labsctl.output import emit_data
+from labsctl.rbac import manifests, subject
+
+
+@click.command("rbac")
+@click.option("--user", default=None, help="Bind a user.")
+@click.option("--group", default=None, help="Bind a group.")
+@click.option("--service-account", default=None, help="Bind a ServiceAccount NAMESPACE/NAME.")
+@click.option(
+    "-o",
+    "--output",
+    "output_format",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+)
+@verbose
+def command(
+    user: str | None, group: str | None, service_account: str | None, output_format: str
+) -> None:
+    """Print the RBAC for running labsctl without cluster-admin (apply it with kubectl)."""
+    objects = manifests(subject(user, group, service_account))
+    if output_format == "json":
+        emit_data({"apiVersion": "v1", "kind": "List", "items": objects}, "json")
+    else:
+        click.echo(dump_documents(objects), nl=False)
