@@ -70,19 +70,20 @@ def test_lifecycle_passes_as_the_labsctl_rbac_identity_and_fails_clearly_without
             .items
         )
         assert [b.metadata.name for b in bindings] == ["labsctl-bootstrapper"]
-    finally:
-        subprocess.run(
-            [
-                kubectl,
-                "--kubeconfig",
-                str(admin_kubeconfig),
-                "delete",
-                "-f",
-                "-",
-                "--ignore-not-found",
-            ],
-            input=rbac.stdout.replace("kind: Namespace", "kind: Namespace\n# keep"),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+    finally:  # the lock namespace stays: other runs use it
+        for args in (
+            ["clusterrolebinding,clusterrole", "labsctl-bootstrapper"],
+            ["-n", "labsctl-system", "rolebinding,role", "labsctl-bootstrapper"],
+        ):
+            subprocess.run(
+                [
+                    kubectl,
+                    "--kubeconfig",
+                    str(admin_kubeconfig),
+                    "delete",
+                    "--ignore-not-found",
+                    *args,
+                ],
+                capture_output=True,
+                check=False,
+            )
