@@ -66,24 +66,41 @@ def main(rounds: int) -> None:
             theirs: dict[str, list[float]] = {s: [] for s in STEPS}
             for index in range(rounds):
                 spec = str(_spec(work, example, f"lc{index}-{example[:5]}"))
-                manifests = write_tree(work / "man", f"kc{index}-{example[:5]}", manifest_files(
-                    render(load_spec(_spec(work, example, f"kc{index}-{example[:5]}")))))
+                manifests = write_tree(
+                    work / "man",
+                    f"kc{index}-{example[:5]}",
+                    manifest_files(
+                        render(load_spec(_spec(work, example, f"kc{index}-{example[:5]}")))
+                    ),
+                )
                 kubectl = [str(binaries.kubectl), "--kubeconfig", str(plane.admin_kubeconfig)]
                 files = ["-f", str(manifests)]
                 ours["apply"].append(_timed([*labsctl, "apply", spec], env))
                 ours["apply no-op"].append(_timed([*labsctl, "apply", spec], env))
                 ours["plan"].append(_timed([*labsctl, "plan", spec], env))
-                ours["teardown"].append(_timed([*labsctl, "teardown", spec, "--yes",
-                                                "--no-backup"], env))
+                ours["teardown"].append(
+                    _timed([*labsctl, "teardown", spec, "--yes", "--no-backup"], env)
+                )
                 apply = [*kubectl, "apply", "--server-side", "--field-manager=bench", *files]
                 theirs["apply"].append(_timed(apply, env))
                 theirs["apply no-op"].append(_timed(apply, env))
-                theirs["plan"].append(_timed([*kubectl, "diff", "--server-side",
-                                              "--field-manager=bench", *files], env, ok=(0, 1)))
-                theirs["teardown"].append(_timed([*kubectl, "delete", "--wait=true",
-                                                  "--ignore-not-found", *files], env))
-            rows.append((example, {s: statistics.median(v) for s, v in ours.items()},
-                         {s: statistics.median(v) for s, v in theirs.items()}))
+                theirs["plan"].append(
+                    _timed(
+                        [*kubectl, "diff", "--server-side", "--field-manager=bench", *files],
+                        env,
+                        ok=(0, 1),
+                    )
+                )
+                theirs["teardown"].append(
+                    _timed([*kubectl, "delete", "--wait=true", "--ignore-not-found", *files], env)
+                )
+            rows.append(
+                (
+                    example,
+                    {s: statistics.median(v) for s, v in ours.items()},
+                    {s: statistics.median(v) for s, v in theirs.items()},
+                )
+            )
         _write(rows, rounds)
     finally:
         plane.stop()
@@ -100,14 +117,18 @@ def _write(rows: list[tuple[str, dict[str, float], dict[str, float]]], rounds: i
         "| Example | Step | labsctl | kubectl | Ratio |",
         "|---|---|---|---|---|",
     ]
-    names = {"apply": "apply (cold) / apply --server-side",
-             "apply no-op": "apply (no-op) / apply --server-side again",
-             "plan": "plan / diff --server-side",
-             "teardown": "teardown / delete --wait"}
+    names = {
+        "apply": "apply (cold) / apply --server-side",
+        "apply no-op": "apply (no-op) / apply --server-side again",
+        "plan": "plan / diff --server-side",
+        "teardown": "teardown / delete --wait",
+    }
     for example, ours, theirs in rows:
         for step in STEPS:
-            lines.append(f"| {example} | {names[step]} | {ours[step]:.2f} | {theirs[step]:.2f} "
-                         f"| {ours[step] / theirs[step]:.1f}x |")
+            lines.append(
+                f"| {example} | {names[step]} | {ours[step]:.2f} | {theirs[step]:.2f} "
+                f"| {ours[step] / theirs[step]:.1f}x |"
+            )
     out = REPO / "bench" / "results-lifecycle.md"
     out.write_text("\n".join(lines) + "\n")
     print(out.read_text())

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from labsctl import apply as apply_api
+from labsctl.cli.applying import run_and_report
 from labsctl.cli.options import cluster, output, target_from, verbose_level
-from labsctl.errors import AnsibleRunError
-from labsctl.output import ProgressReporter, apply_summary, emit_data, note
+from labsctl.output import note
 from labsctl.validation import load_specs
 
 
@@ -61,30 +60,18 @@ def command(
     """Validate, render and apply residencies, pruning what they no longer ask for."""
     load_specs(list(specs))  # bad specs: exit 2 before anything touches a cluster
     target = target_from(kubeconfig, context, sandbox)
-    with ProgressReporter([], enabled=output_format == "table") as progress:
-        summary = apply_api.apply(
-            list(specs),
-            target,
-            dry_run=dry_run,
-            prune_stale=prune,
-            lock_timeout=lock_timeout,
-            templates=templates,
-            inventory_dir=inventory,
-            verbose=verbose,
-            on_event=progress,
-            on_wait=progress.waiting,
-        )
-    data = summary.as_dict()
-    if output_format == "table":
-        apply_summary(data)
-        if sandbox:
-            note(f"look at it: labsctl status --sandbox {' '.join(map(str, specs))}")
-            note(f"kubeconfig: {target.kubeconfig}")
-    else:
-        emit_data(data, output_format)  # type: ignore[arg-type]
-    if not summary.ok:
-        failed = [r.name for r in summary.residencies if not r.ok]
-        raise AnsibleRunError(
-            f"the run failed for {', '.join(failed)}",
-            hint="the summary names the role and object; -v shows Ansible's output",
-        )
+    run_and_report(
+        specs,
+        target,
+        output_format,
+        failure="the run failed",
+        dry_run=dry_run,
+        prune_stale=prune,
+        lock_timeout=lock_timeout,
+        templates=templates,
+        inventory_dir=inventory,
+        verbose=verbose,
+    )
+    if output_format == "table" and sandbox:
+        note(f"look at it: labsctl status --sandbox {' '.join(map(str, specs))}")
+        note(f"kubeconfig: {target.kubeconfig}")

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
-from labsctl import apply as apply_api
+from labsctl.cli.applying import run_and_report
 from labsctl.cli.options import cluster, output, target_from, verbose_level
-from labsctl.errors import AnsibleRunError
-from labsctl.output import ProgressReporter, apply_summary, emit_data
 from labsctl.validation import load_specs
 
 
@@ -41,19 +39,12 @@ def command(
     """
     load_specs(list(specs))
     target = target_from(kubeconfig, context, sandbox)
-    with ProgressReporter([], enabled=output_format == "table") as progress:
-        summary = apply_api.apply(
-            list(specs),
-            target,
-            freeze=True,
-            lock_timeout=lock_timeout,
-            verbose=verbose,
-            on_event=progress,
-            on_wait=progress.waiting,
-        )
-    if output_format == "table":
-        apply_summary(summary.as_dict())
-    else:
-        emit_data(summary.as_dict(), output_format)  # type: ignore[arg-type]
-    if not summary.ok:
-        raise AnsibleRunError("freezing failed", hint="the summary names the role and object")
+    run_and_report(
+        specs,
+        target,
+        output_format,
+        failure="freezing failed",
+        freeze=True,
+        lock_timeout=lock_timeout,
+        verbose=verbose,
+    )
