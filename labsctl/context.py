@@ -108,6 +108,7 @@ def _pipelines(residency: Residency, frozen: bool) -> dict[str, Any]:
         "images": pipelines.images.model_dump(),
         "git_url": pipelines.git_url or "",
         "git_credentials_secret": pipelines.git_credentials_secret,
+        "git_host": _host(pipelines.git_url),
     }
 
 
@@ -153,6 +154,14 @@ def _gitops(residency: Residency) -> dict[str, Any]:
         ],
         "applications": applications,
     }
+
+
+def _host(url: str | None) -> str:
+    """`https://git.example.com` of a repository URL, for Tekton's credential annotation."""
+    if not url or "://" not in url:
+        return ""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/')[0]}"
 
 
 def _thaw(value: Any) -> Any:

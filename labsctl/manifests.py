@@ -6,9 +6,11 @@ from labsctl.files import dump_documents
 from labsctl.render import CONDITIONS, ROLES, Rendering
 
 CONDITION_NOTES = {
-    "openshift": "the user.openshift.io/v1 API (OpenShift)",
-    "image-puller": "the system:image-puller ClusterRole (OpenShift)",
-    "triggers": "the triggers.tekton.dev/v1beta1 API (Tekton Triggers)",
+    "openshift": "Apply only where the cluster serves the user.openshift.io/v1 API (OpenShift).",
+    "image-puller": "Apply only where the cluster has the system:image-puller ClusterRole.",
+    "triggers": "Apply only where the cluster serves triggers.tekton.dev/v1beta1 (Triggers).",
+    "secrets": "References only: fill in the values named by labsctl.dev/secret-from from your "
+    "own secret store before applying; labsctl never writes secret values.",
 }
 
 
@@ -23,9 +25,7 @@ def manifest_files(rendering: Rendering) -> dict[str, str]:
         if object_set.condition:
             number += CONDITIONS.index(object_set.condition) + 1
             suffix = f"-{object_set.condition}"
-            header += (
-                f"# Apply only where the cluster has {CONDITION_NOTES[object_set.condition]}.\n"
-            )
+            header += f"# {CONDITION_NOTES[object_set.condition]}\n"
         files[f"{number:02d}-{object_set.role}{suffix}.yaml"] = header + dump_documents(
             list(object_set.objects)
         )

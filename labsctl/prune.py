@@ -22,6 +22,7 @@ MANAGED_KINDS: tuple[tuple[str, str], ...] = (
     ("rbac.authorization.k8s.io/v1", "RoleBinding"),
     ("user.openshift.io/v1", "Group"),
     ("v1", "ServiceAccount"),
+    ("v1", "Secret"),
     ("tekton.dev/v1", "Task"),
     ("tekton.dev/v1", "Pipeline"),
     ("triggers.tekton.dev/v1beta1", "TriggerTemplate"),

@@ -27,7 +27,7 @@ NAME = "labsctl-bootstrapper"
 WRITE = ["get", "list", "watch", "create", "patch", "update", "delete"]
 BOUND_CLUSTER_ROLES = ["admin", "edit", "view", "system:image-puller"]
 MANAGED: list[tuple[str, list[str]]] = [
-    ("", ["namespaces", "resourcequotas", "limitranges", "serviceaccounts"]),
+    ("", ["namespaces", "resourcequotas", "limitranges", "serviceaccounts", "secrets"]),
     ("networking.k8s.io", ["networkpolicies"]),
     ("rbac.authorization.k8s.io", ["rolebindings"]),
     ("user.openshift.io", ["groups"]),
@@ -43,7 +43,6 @@ WORKLOADS: list[tuple[str, list[str]]] = [
             "pods",
             "services",
             "configmaps",
-            "secrets",
             "persistentvolumeclaims",
             "replicationcontrollers",
         ],

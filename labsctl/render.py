@@ -26,7 +26,8 @@ from labsctl.spec import API_VERSION, Residency
 # Apply order of the roles; teardown runs it backwards.
 ROLES = ("namespaces", "quotas", "network", "rbac", "pipelines", "gitops")
 # `<role>/<condition>/` templates are applied only where the cluster has what they need.
-CONDITIONS = ("openshift", "image-puller", "triggers")
+# `secrets`: objects whose values labsctl fills at run time from spec.secrets (never rendered).
+CONDITIONS = ("openshift", "image-puller", "triggers", "secrets")
 TEMPLATE_SUFFIX = ".yaml.j2"
 
 

@@ -51,6 +51,12 @@ options:
         hand edits). Never applies to objects that are not owned.
     type: bool
     default: true
+  secret_values:
+    description:
+      - Values for objects annotated C(labsctl.dev/secret-from=<name>), by name; each fills the
+        object's C(stringData.password). Never logged, never returned, hidden in diffs.
+    type: dict
+    default: {}
   ownership_labels:
     description:
       - Label keys an existing object must carry with the same values as the object applied;
@@ -108,6 +114,8 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.labsctl.residency.plugins.module_utils.client import ClientError, connect
 
+SECRET_FROM = "labsctl.dev/secret-from"
+LIFECYCLE = "labsctl.dev/lifecycle"
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
 
 
@@ -189,6 +197,26 @@ def _describe(obj):
     return f"{obj.get('kind')} {where}{metadata.get('name')}"
 
 
+def _with_secret(obj, values):
+    name = (obj["metadata"].get("annotations") or {}).get(SECRET_FROM)
+    if name is None:
+        return obj
+    if name not in values or values[name] in (None, ""):
+        raise ApplyError(f"needs the secret {name!r} (spec.secrets) and it has no value")
+    filled = json.loads(json.dumps(obj))
+    filled.setdefault("stringData", {})["password"] = values[name]
+    return filled
+
+
+def _hide_secret_data(obj):
+    if obj and obj.get("kind") == "Secret":
+        obj = dict(obj)
+        for key in ("data", "stringData"):
+            if key in obj:
+                obj[key] = dict.fromkeys(obj[key], "<hidden>")
+    return obj
+
+
 def _check_owned(obj, existing, keys):
     wanted = obj["metadata"].get("labels") or {}
     found = existing.get("metadata", {}).get("labels") or {}
@@ -210,6 +238,9 @@ def apply_one(cluster, obj, params, check_mode):
         return "created", None, obj
     if before is not None:
         _check_owned(obj, before, params["ownership_labels"])
+        if (obj["metadata"].get("annotations") or {}).get(LIFECYCLE) == "create-only":
+            return "unchanged", before, before  # created once, never overwritten
+    obj = _with_secret(obj, params["secret_values"])
     query = [
         ("fieldManager", params["field_manager"]),
         ("force", "true" if params["force_conflicts"] else "false"),
@@ -278,8 +309,8 @@ def run(module):
                     {
                         "before_header": _describe(obj),
                         "after_header": _describe(obj),
-                        "before": _comparable(before) or {},
-                        "after": _comparable(after),
+                        "before": _hide_secret_data(_comparable(before)) or {},
+                        "after": _hide_secret_data(_comparable(after)),
                     }
                 )
     changed = counts["created"] + counts["changed"] > 0
@@ -304,6 +335,7 @@ def main():
             },
             "field_manager": {"type": "str", "default": "labsctl"},
             "force_conflicts": {"type": "bool", "default": True},
+            "secret_values": {"type": "dict", "default": {}, "no_log": True},
             "ownership_labels": {
                 "type": "list",
                 "elements": "str",
