@@ -244,6 +244,8 @@ def apply_one(cluster, obj, params, check_mode):
     query = [
         ("fieldManager", params["field_manager"]),
         ("force", "true" if params["force_conflicts"] else "false"),
+        # A field the schema does not know is an error, not a warning the server drops.
+        ("fieldValidation", "Strict"),
     ]
     if check_mode:
         query.append(("dryRun", "All"))
