@@ -21,33 +21,18 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import yaml
+from common import EXAMPLES, REPO, example_as, openshift_like_cluster  # type: ignore[import-not-found]
 
 from labsctl import load_spec, render
 from labsctl.files import write_tree
 from labsctl.inventory import inventory_files
 from labsctl.manifests import manifest_files
-from labsctl.sandbox.build import KUBERNETES_VERSION, ensure_binaries
-from labsctl.sandbox.controlplane import ControlPlane
-from labsctl.sandbox.service import install_flavour
+from labsctl.sandbox.build import KUBERNETES_VERSION
 
-REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-EXAMPLES = ("small-team", "openshift-platform")
-
-
-def _spec(directory: Path, example: str, name: str) -> Path:
-    data = yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text())
-    data["metadata"]["name"] = name
-    for group in data["spec"]["team"].get("groups", []):
-        group["name"] = f"{name}-{group['name']}"
-    path = directory / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 def _timed(args: list[str], env: dict[str, str]) -> float:
@@ -60,12 +45,7 @@ def _timed(args: list[str], env: dict[str, str]) -> float:
 
 
 def main(rounds: int) -> None:
-    binaries = ensure_binaries()
-    work = Path(tempfile.mkdtemp(prefix="labsctl-bench-"))
-    plane = ControlPlane(work / "cp", "openshift", binaries=binaries)
-    plane.start()
-    try:
-        install_flavour(plane, binaries)
+    with openshift_like_cluster() as (plane, binaries, work):
         env = {
             **os.environ,
             "K8S_AUTH_KUBECONFIG": str(plane.admin_kubeconfig),
@@ -80,13 +60,13 @@ def main(rounds: int) -> None:
             objects = 0
             for index in range(rounds):
                 playbook_name, kubectl_name = f"pb{index}-{example[:5]}", f"kc{index}-{example[:5]}"
-                rendering = render(load_spec(_spec(work, example, playbook_name)))
+                rendering = render(load_spec(example_as(work, example, playbook_name)))
                 objects = len(rendering.objects(lambda _c: True))
                 inventory = write_tree(work / "inv", playbook_name, inventory_files([rendering]))
                 manifests = write_tree(
                     work / "man",
                     kubectl_name,
-                    manifest_files(render(load_spec(_spec(work, example, kubectl_name)))),
+                    manifest_files(render(load_spec(example_as(work, example, kubectl_name)))),
                 )
                 playbook = [
                     str(BIN / "ansible-playbook"),
@@ -111,8 +91,6 @@ def main(rounds: int) -> None:
             medians = {k: statistics.median(v) for k, v in times.items()}
             rows.append((example, objects, medians))
         _write(rows, rounds)
-    finally:
-        plane.stop()
 
 
 def _write(rows: list[tuple[str, int, dict[str, float]]], rounds: int) -> None:

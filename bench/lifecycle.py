@@ -24,20 +24,15 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from bootstrap import EXAMPLES, _spec  # type: ignore[import-not-found]
+from common import EXAMPLES, REPO, example_as, openshift_like_cluster  # type: ignore[import-not-found]
 
 from labsctl import load_spec, render
 from labsctl.files import write_tree
 from labsctl.manifests import manifest_files
-from labsctl.sandbox.build import KUBERNETES_VERSION, ensure_binaries
-from labsctl.sandbox.controlplane import ControlPlane
-from labsctl.sandbox.service import install_flavour
+from labsctl.sandbox.build import KUBERNETES_VERSION
 
-REPO = Path(__file__).resolve().parent.parent
 STEPS = ("apply", "apply no-op", "plan", "teardown")
 
 
@@ -51,12 +46,7 @@ def _timed(args: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> 
 
 
 def main(rounds: int) -> None:
-    binaries = ensure_binaries()
-    work = Path(tempfile.mkdtemp(prefix="labsctl-bench-"))
-    plane = ControlPlane(work / "cp", "openshift", binaries=binaries)
-    plane.start()
-    try:
-        install_flavour(plane, binaries)
+    with openshift_like_cluster() as (plane, binaries, work):
         env = {**os.environ, "LABSCTL_KUBECONFIG": str(plane.admin_kubeconfig)}
         env.pop("KUBECONFIG", None)
         labsctl = [sys.executable, "-m", "labsctl"]
@@ -65,12 +55,12 @@ def main(rounds: int) -> None:
             ours: dict[str, list[float]] = {s: [] for s in STEPS}
             theirs: dict[str, list[float]] = {s: [] for s in STEPS}
             for index in range(rounds):
-                spec = str(_spec(work, example, f"lc{index}-{example[:5]}"))
+                spec = str(example_as(work, example, f"lc{index}-{example[:5]}"))
                 manifests = write_tree(
                     work / "man",
                     f"kc{index}-{example[:5]}",
                     manifest_files(
-                        render(load_spec(_spec(work, example, f"kc{index}-{example[:5]}")))
+                        render(load_spec(example_as(work, example, f"kc{index}-{example[:5]}")))
                     ),
                 )
                 kubectl = [str(binaries.kubectl), "--kubeconfig", str(plane.admin_kubeconfig)]
@@ -102,8 +92,6 @@ def main(rounds: int) -> None:
                 )
             )
         _write(rows, rounds)
-    finally:
-        plane.stop()
 
 
 def _write(rows: list[tuple[str, dict[str, float], dict[str, float]]], rounds: int) -> None:

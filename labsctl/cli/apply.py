@@ -7,13 +7,21 @@ from pathlib import Path
 import click
 
 from labsctl.cli.applying import run_and_report
-from labsctl.cli.options import cluster, output, target_from, verbose_level
+from labsctl.cli.options import (
+    cluster,
+    lock_timeout,
+    output,
+    specs_argument,
+    target_from,
+    templates,
+    verbose_level,
+)
 from labsctl.output import note
 from labsctl.validation import load_specs
 
 
 @click.command("apply")
-@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@specs_argument
 @cluster
 @click.option("--dry-run", is_flag=True, help="Server-side dry run: show what would change.")
 @click.option(
@@ -22,26 +30,14 @@ from labsctl.validation import load_specs
     show_default=True,
     help="Delete objects the residency owns but its spec no longer asks for.",
 )
-@click.option(
-    "--lock-timeout",
-    type=float,
-    default=60.0,
-    show_default=True,
-    envvar="LABSCTL_LOCK_TIMEOUT",
-    help="Seconds to wait for another run's lock.",
-)
+@lock_timeout
 @click.option(
     "--inventory",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Keep the rendered inventory (all residencies) in this directory.",
 )
-@click.option(
-    "--templates",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Templates overriding or adding to the built-in ones.",
-)
+@templates
 @output("table", "json", "yaml", default="table")
 @verbose_level
 def command(

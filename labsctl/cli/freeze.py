@@ -7,21 +7,21 @@ from pathlib import Path
 import click
 
 from labsctl.cli.applying import run_and_report
-from labsctl.cli.options import cluster, output, target_from, verbose_level
+from labsctl.cli.options import (
+    cluster,
+    lock_timeout,
+    output,
+    specs_argument,
+    target_from,
+    verbose_level,
+)
 from labsctl.validation import load_specs
 
 
 @click.command("freeze")
-@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@specs_argument
 @cluster
-@click.option(
-    "--lock-timeout",
-    type=float,
-    default=60.0,
-    show_default=True,
-    envvar="LABSCTL_LOCK_TIMEOUT",
-    help="Seconds to wait for another run's lock.",
-)
+@lock_timeout
 @output("table", "json", "yaml", default="table")
 @verbose_level
 def command(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -82,3 +83,22 @@ def target_from(kubeconfig: str | None, context: str | None, sandbox: bool) -> T
         assert state.kubeconfig is not None
         return resolve_target(state.kubeconfig, context)
     return resolve_target(kubeconfig, context)
+
+
+specs_argument = click.argument(
+    "specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+lock_timeout = click.option(
+    "--lock-timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    envvar="LABSCTL_LOCK_TIMEOUT",
+    help="Seconds to wait for another run's lock of a residency [env LABSCTL_LOCK_TIMEOUT].",
+)
+templates = click.option(
+    "--templates",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of templates that override or add to the built-in ones.",
+)

@@ -7,18 +7,25 @@ from pathlib import Path
 import click
 
 from labsctl.cli.applying import run_and_report
-from labsctl.cli.options import cluster, output, target_from, verbose_level
+from labsctl.cli.options import (
+    cluster,
+    output,
+    specs_argument,
+    target_from,
+    templates,
+    verbose_level,
+)
 from labsctl.errors import DriftError
 from labsctl.validation import load_specs
 
 
 @click.command("plan")
-@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@specs_argument
 @cluster
 @click.option(
     "--prune/--no-prune", default=True, show_default=True, help="Include what apply would prune."
 )
-@click.option("--templates", type=click.Path(file_okay=False, path_type=Path), default=None)
+@templates
 @output("table", "json", "yaml", default="table")
 @verbose_level
 def command(

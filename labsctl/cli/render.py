@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from labsctl import api
-from labsctl.cli.options import output, verbose
+from labsctl.cli.options import output, templates, verbose
 from labsctl.output import emit_data, note
 
 
@@ -27,12 +27,7 @@ from labsctl.output import emit_data, note
     show_default=True,
     help="What to write.",
 )
-@click.option(
-    "--templates",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Directory of templates that override or add to the built-in ones.",
-)
+@templates
 @output("text", "json", default="text")
 @verbose
 def command(

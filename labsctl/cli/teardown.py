@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from labsctl import teardown as teardown_api
-from labsctl.cli.options import cluster, output, target_from, verbose
+from labsctl.cli.options import cluster, lock_timeout, output, target_from, verbose
 from labsctl.cluster import Cluster
 from labsctl.errors import ClusterError, UsageError
 from labsctl.output import emit_data, note, stdout, table
@@ -51,9 +51,7 @@ def _residency(argument: str) -> str:
     show_default=True,
     help="Seconds to wait for the namespaces to go.",
 )
-@click.option(
-    "--lock-timeout", type=float, default=60.0, show_default=True, envvar="LABSCTL_LOCK_TIMEOUT"
-)
+@lock_timeout
 @cluster
 @output("table", "json", "yaml", default="table")
 @verbose
