@@ -53,10 +53,10 @@ def note(message: str) -> None:
 class ProgressReporter:
     """Live progress per residency for a person (rich), plain lines for logs and pipelines."""
 
-    def __init__(self, residencies: list[str], enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self.tty = stderr.is_terminal
-        self.state = dict.fromkeys(residencies, ("waiting", ""))
+        self.state: dict[str, tuple[str, str]] = {}
         self.live = (
             Live(self._table(), console=stderr, refresh_per_second=8, transient=True)
             if self.tty and enabled

@@ -24,7 +24,7 @@ def run_and_report(
 ) -> apply_api.ApplySummary:
     """Apply (or plan) with live progress, print the summary in the asked format, and raise
     the Ansible error (exit 5) when a residency failed."""
-    with ProgressReporter([], enabled=output_format == "table") as progress:
+    with ProgressReporter(enabled=output_format == "table") as progress:
         summary = apply_api.apply(
             list(specs), target, on_event=progress, on_wait=progress.waiting, **options
         )

@@ -60,7 +60,7 @@ def command(
     summary = None
     if apply_now:
         target = target_from(kubeconfig, context, sandbox)
-        with ProgressReporter([], enabled=output_format == "table") as progress:
+        with ProgressReporter(enabled=output_format == "table") as progress:
             summary = apply_api.apply([spec], target, verbose=verbose, on_event=progress)
         data["apply"] = summary.as_dict()
     if output_format == "table":
