@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -26,14 +27,24 @@ class _AnsibleDumper(_Dumper):
     """Marks strings Ansible would treat as templates `!unsafe`, so spec data is never run."""
 
 
+_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
+    # Characters YAML reads as line breaks or may not carry raw (NEL, LS, PS, controls) are
+    # written escaped in double quotes, so every value reads back exactly as it was.
+    if _ESCAPE.search(value):
+        style: str | None = '"'
+    else:
+        style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
 def _represent_unsafe(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     if any(marker in value for marker in _TEMPLATE_MARKERS):
-        return dumper.represent_scalar("!unsafe", value, style="'")
+        return dumper.represent_scalar(
+            "!unsafe", value, style='"' if _ESCAPE.search(value) else "'"
+        )
     return _represent_str(dumper, value)
 
 
