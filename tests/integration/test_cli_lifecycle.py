@@ -335,3 +335,40 @@ def test_invalid_spec_exits_2_before_touching_the_cluster(tmp_path: Path) -> Non
     run = labsctl("apply", str(bad), "--kubeconfig", str(tmp_path / "never-read"))
     assert run.returncode == 2
     assert "missing required field 'metadata'" in run.stderr
+
+
+def test_a_failed_residency_is_named_with_its_role_and_object_and_the_others_stay_applied(
+    tmp_path: Path, residency_name: str, admin_kubeconfig: Path, k8s: client.ApiClient
+) -> None:
+    blocked = f"{residency_name}-x"
+    core = client.CoreV1Api(k8s)
+    core.create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=f"{blocked}-dev"))
+    )  # not ours: bootstrap must refuse it
+    specs = [str(write_spec(tmp_path, residency_name)), str(write_spec(tmp_path, blocked))]
+    try:
+        run = labsctl("apply", *specs, "-o", "json", kubeconfig=admin_kubeconfig)
+        assert run.returncode == 5
+        result = _json(run, "apply-result.schema.json")
+        by_name = {r["name"]: r for r in result["residencies"]}
+        assert by_name[residency_name]["ok"] is True
+        assert by_name[residency_name]["counts"]["created"] > 10
+        failure = by_name[blocked]["failures"][0]
+        assert failure["role"] == "namespaces"
+        assert failure["object"] == f"Namespace {blocked}-dev"
+        assert "is not owned by this residency" in failure["message"]
+        assert len(_namespaces(k8s, residency_name)) == 3
+        assert "Traceback" not in run.stderr
+    finally:
+        core.delete_namespace(f"{blocked}-dev")
+        for ns in core.list_namespace(label_selector=naming.owner_selector(blocked)).items:
+            core.delete_namespace(ns.metadata.name)
+
+
+def _namespaces(k8s: client.ApiClient, residency: str) -> list[str]:
+    return [
+        n.metadata.name
+        for n in client.CoreV1Api(k8s)
+        .list_namespace(label_selector=naming.owner_selector(residency))
+        .items
+    ]
