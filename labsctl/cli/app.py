@@ -30,7 +30,9 @@ from labsctl.cli.options import verbose
 def cli() -> None:
     """Residency environments on Kubernetes and OpenShift, as code.
 
-    Write a spec (init), check it (validate), see what it makes (render).
+    Write a spec (init), check it (validate), see what it makes (render),
+    provision it (plan, apply, status), end it (freeze, extend, export,
+    teardown). No cluster? `labsctl apply --sandbox SPEC`.
     Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 cluster, 4 conflict,
     5 Ansible run failed, 6 drift, 130 interrupted.
     """

@@ -10,7 +10,7 @@ from click.shell_completion import get_completion_class
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 @click.pass_context
 def command(ctx: click.Context, shell: str) -> None:
-    """Print the completion script, e.g. `source <(labsctl completion bash)`."""
+    """Print the shell completion script: source <(labsctl completion bash)."""
     completer = get_completion_class(shell)
     assert completer is not None
     root = ctx.find_root().command
