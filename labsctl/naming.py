@@ -19,8 +19,6 @@ ANNOTATION_ARCHIVE = f"{GROUP}/archive"
 ANNOTATION_ORGANISATION = f"{GROUP}/organisation"
 ANNOTATION_SPEC_VERSION = f"{GROUP}/spec-api-version"
 ANNOTATION_FROZEN = f"{GROUP}/frozen"
-OPENSHIFT_DISPLAY_NAME = "openshift.io/display-name"
-OPENSHIFT_DESCRIPTION = "openshift.io/description"
 
 
 def is_reserved(key: str) -> bool:

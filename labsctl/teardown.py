@@ -174,7 +174,8 @@ def _wait_gone(
         if not left:
             return []
         if time.monotonic() >= deadline:
-            return [_blockers(cluster, ns) for ns in left]
+            kinds = _namespaced_kinds(cluster)
+            return [_blockers(cluster, ns, kinds) for ns in left]
         say(
             f"waiting for {len(left)} namespace(s) to go: "
             + ", ".join(ns["metadata"]["name"] for ns in left)
@@ -182,7 +183,7 @@ def _wait_gone(
         time.sleep(2)
 
 
-def _blockers(cluster: Cluster, namespace: dict[str, Any]) -> str:
+def _blockers(cluster: Cluster, namespace: dict[str, Any], kinds: list[Any]) -> str:
     name = namespace["metadata"]["name"]
     conditions = [
         c.get("message", "")
@@ -190,7 +191,7 @@ def _blockers(cluster: Cluster, namespace: dict[str, Any]) -> str:
         if c.get("status") == "True"
     ]
     held = []
-    for resource in _namespaced_kinds(cluster):
+    for resource in kinds:
         try:
             with cluster.calls(f"listing {resource.kind} in {name}"):
                 items = resource.get(namespace=name).to_dict().get("items", [])

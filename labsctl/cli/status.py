@@ -45,7 +45,8 @@ def command(
     if bool(specs) == all_residencies:
         raise UsageError("give SPEC files or --all", hint="labsctl status --all")
     target = target_from(kubeconfig, context, sandbox)
-    names = [r.name for r in load_specs(list(specs))] if specs else None
+    residencies = load_specs(list(specs)) if specs else []
+    names = [r.name for r in residencies] if specs else None
     found = residencies_on(Cluster(target), names)
     if names:
         missing = sorted(set(names) - {s.name for s in found})
@@ -54,7 +55,7 @@ def command(
                 f"not on the cluster: {', '.join(missing)}", hint="`labsctl apply` creates them"
             )
     if drift if drift is not None else bool(specs):
-        spec_by_name = {r.name: p for r, p in zip(load_specs(list(specs)), specs, strict=True)}
+        spec_by_name = {r.name: p for r, p in zip(residencies, specs, strict=True)}
         for item in found:
             if item.name in spec_by_name:
                 plan = apply_api.apply([spec_by_name[item.name]], target, dry_run=True)

@@ -15,18 +15,14 @@ description:
   - Read-only; runs in check mode too.
 version_added: "0.1.0"
 author: The labsctl authors
+extends_documentation_fragment:
+  - labsctl.residency.cluster
 options:
   namespaces:
     description: Namespaces whose existence to report in RV(namespaces).
     type: list
     elements: str
     default: []
-  kubeconfig:
-    description: Path to a kubeconfig; defaults to E(K8S_AUTH_KUBECONFIG), then the usual places.
-    type: path
-  context:
-    description: kubeconfig context; defaults to E(K8S_AUTH_CONTEXT), then the current context.
-    type: str
 """
 
 EXAMPLES = r"""

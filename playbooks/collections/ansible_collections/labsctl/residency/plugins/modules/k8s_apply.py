@@ -21,6 +21,8 @@ description:
   - With C(--diff), shows the object before and after for created and changed objects.
 version_added: "0.1.0"
 author: The labsctl authors
+extends_documentation_fragment:
+  - labsctl.residency.cluster
 options:
   sets:
     description: Object sets; each is applied when its O(sets[].when) is true.
@@ -64,12 +66,6 @@ options:
     type: list
     elements: str
     default: [app.kubernetes.io/managed-by, labsctl.dev/residency]
-  kubeconfig:
-    description: Path to a kubeconfig; defaults to E(K8S_AUTH_KUBECONFIG), then the usual places.
-    type: path
-  context:
-    description: kubeconfig context; defaults to E(K8S_AUTH_CONTEXT), then the current context.
-    type: str
 notes:
   - Reads the kubeconfig itself (client certificates, tokens, exec plugins, in-cluster); only
     kubeconfigs with a legacy C(auth-provider) need the C(kubernetes) Python client.
