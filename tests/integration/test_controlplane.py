@@ -54,16 +54,20 @@ def test_resourcequota_gets_hard_and_used_status(k8s: client.ApiClient) -> None:
             ),
         )
 
-        def has_status() -> bool:
-            status = core.read_namespaced_resource_quota("q", name).status
-            return bool(
-                status and status.hard and status.used is not None and "configmaps" in status.used
-            )
+        core.create_namespaced_config_map(
+            name, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="counted"))
+        )
 
-        assert wait_for(has_status, timeout=60)
+        def counts_the_config_map() -> bool:
+            # The controller recounts asynchronously: wait for the state we assert below.
+            status = core.read_namespaced_resource_quota("q", name).status
+            used = (status.used or {}) if status else {}
+            return int(used.get("configmaps", "0")) >= 1
+
+        assert wait_for(counts_the_config_map, timeout=60)
         status = core.read_namespaced_resource_quota("q", name).status
         assert status.hard == {"configmaps": "10", "pods": "5"}
-        # kube-root-ca.crt is counted: the quota controller really looks at the namespace.
+        # The quota controller really looks at the namespace: our ConfigMap is counted.
         assert int(status.used["configmaps"]) >= 1
     finally:
         core.delete_namespace(name)
