@@ -24,7 +24,7 @@ from labsctl import naming
 from labsctl.cluster import Cluster
 from labsctl.errors import ConflictError
 
-LOCK_NAMESPACE = "labsctl-system"
+LOCK_NAMESPACE = naming.LOCK_NAMESPACE
 LEASE_SECONDS = 600
 
 

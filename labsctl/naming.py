@@ -8,6 +8,8 @@ from labsctl.spec import Residency
 
 GROUP = "labsctl.dev"
 FIELD_MANAGER = "labsctl"
+# Where the per-residency lock Leases live.
+LOCK_NAMESPACE = "labsctl-system"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_PART_OF = "app.kubernetes.io/part-of"
 LABEL_RESIDENCY = f"{GROUP}/residency"
@@ -19,10 +21,6 @@ ANNOTATION_ARCHIVE = f"{GROUP}/archive"
 ANNOTATION_ORGANISATION = f"{GROUP}/organisation"
 ANNOTATION_SPEC_VERSION = f"{GROUP}/spec-api-version"
 ANNOTATION_FROZEN = f"{GROUP}/frozen"
-
-
-def is_reserved(key: str) -> bool:
-    return key.startswith(f"{GROUP}/") or key == LABEL_MANAGED_BY
 
 
 def owner_selector(residency: str) -> str:

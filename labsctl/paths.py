@@ -51,3 +51,8 @@ def state_dir() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "labsctl"
+
+
+def collection_dir() -> Path:
+    """The `labsctl.residency` Ansible collection shipped with labsctl."""
+    return playbooks_dir() / "collections" / "ansible_collections" / "labsctl" / "residency"

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from labsctl import naming
+from labsctl import naming, policy, quantity, secretsources
 from labsctl.catalogue import TOOLS, known_tools
-from labsctl.spec import Residency
+from labsctl.spec import INTEGER_QUOTA_RESOURCES, Quota, QuotaProfile, Residency
 
 _SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|api[-_]?key|private[-_]?key)$", re.I)
 
@@ -27,7 +27,10 @@ class Issue:
     allowed: str | None = None
 
 
-def check(residency: Residency) -> list[Issue]:
+def check(residency: Residency, rules: policy.Policy | None = None) -> list[Issue]:
+    """Every problem across fields; `rules` are the operator's exceptions (default: from the
+    environment)."""
+    rules = rules if rules is not None else policy.Policy.from_environment()
     return [
         *_dates(residency),
         *_duplicates(residency),
@@ -36,6 +39,10 @@ def check(residency: Residency) -> list[Issue]:
         *_secrets(residency),
         *_derived_names(residency),
         *_labels(residency),
+        *_namespaces(residency),
+        *_subjects(residency, rules),
+        *_secret_sources(residency),
+        *_quotas(residency),
     ]
 
 
@@ -244,19 +251,128 @@ def _derived_names(r: Residency) -> Iterator[Issue]:
 
 
 def _labels(r: Residency) -> Iterator[Issue]:
-    for key in r.metadata.labels:
-        if naming.is_reserved(key):
+    allowed = (
+        "a key without a prefix or under your own domain (e.g. example.com/team); reserved: "
+        + ", ".join(f"*{domain}/" for domain in policy.RESERVED_DOMAINS)
+    )
+    for field, what in (("labels", "label"), ("annotations", "annotation")):
+        for key in getattr(r.metadata, field):
+            domain = policy.reserved_key_domain(key)
+            if domain is not None:
+                yield Issue(
+                    ("metadata", field, key),
+                    f"{what} {key!r} is under {domain}/, which is reserved: it carries security, "
+                    "scheduling or ownership meaning",
+                    key,
+                    allowed,
+                )
+
+
+def _namespaces(r: Residency) -> Iterator[Issue]:
+    if r.name in policy.RESERVED_RESIDENCY_NAMES or r.name.startswith(
+        policy.RESERVED_NAMESPACE_PREFIXES
+    ):
+        yield Issue(
+            ("metadata", "name"),
+            f"residency name {r.name!r} is reserved: it names or prefixes system namespaces "
+            "and objects",
+            r.name,
+            "a name other than " + ", ".join(sorted(policy.RESERVED_RESIDENCY_NAMES)) + " not "
+            "starting with " + " or ".join(policy.RESERVED_NAMESPACE_PREFIXES),
+        )
+        return
+    others = frozenset({r.spec.tooling.argocd_namespace, *r.spec.network.ingress_namespaces})
+    for index, stage in enumerate(r.spec.stages):
+        namespace = r.namespace(stage.name)
+        refusal = policy.namespace_refusal(namespace, others)
+        if refusal:
             yield Issue(
-                ("metadata", "labels", key),
-                f"label {key!r} is reserved for labsctl",
-                key,
-                "a key outside labsctl.dev/ and app.kubernetes.io/managed-by",
+                ("spec", "stages", index, "name"),
+                f"{refusal}: residency {r.name!r} with stage {stage.name!r} would own it",
+                stage.name,
+                "a stage name whose namespace is not a system, Argo CD or ingress namespace",
             )
-    for key in r.metadata.annotations:
-        if naming.is_reserved(key):
+
+
+def _subjects(r: Residency, rules: policy.Policy) -> Iterator[Issue]:
+    own = [r.namespace(name) for name in r.stage_names()]
+    allowed = (
+        "a person's or group's name, or a service account of the residency's own namespaces; "
+        f"an operator may allow named exceptions with {policy.ALLOWED_SUBJECTS_ENV}"
+    )
+    team = r.spec.team
+    subjects: list[tuple[tuple[str | int, ...], str, str]] = [
+        (("spec", "team", "members", i, "user"), "User", m.user) for i, m in enumerate(team.members)
+    ]
+    for i, group in enumerate(team.groups):
+        subjects.append((("spec", "team", "groups", i, "name"), "Group", group.name))
+        subjects += [
+            (("spec", "team", "groups", i, "users", j), "User", user)
+            for j, user in enumerate(group.users)
+        ]
+    for loc, kind, name in subjects:
+        refusal = policy.subject_refusal(kind, name, own, rules)
+        if refusal:
+            yield Issue(loc, f"{kind.lower()} refused: {refusal}", name, allowed)
+
+
+def _secret_sources(r: Residency) -> Iterator[Issue]:
+    for index, ref in enumerate(r.spec.secrets):
+        if ref.env is not None:
+            refusal = secretsources.env_refusal(ref.env)
+            if refusal:
+                yield Issue(
+                    ("spec", "secrets", index, "env"),
+                    f"environment variable refused: {refusal}",
+                    ref.env,
+                    "a variable the operator sets for this residency's secrets alone",
+                )
+        if ref.file is not None:
+            refusal = secretsources.file_refusal(ref.file)
+            if refusal:
+                yield Issue(
+                    ("spec", "secrets", index, "file"),
+                    f"file refused: {refusal}",
+                    ref.file,
+                    "a relative path inside the operator's secrets directory "
+                    f"({secretsources.secrets_dir_env()}), without '..'",
+                )
+
+
+def _quotas(r: Residency) -> Iterator[Issue]:
+    """The checks the API server applies to a ResourceQuota and a LimitRange, done early."""
+    quotas: list[tuple[tuple[str | int, ...], Quota]] = [(("spec", "quota"), r.spec.quota)]
+    quotas += [
+        (("spec", "stages", i, "quota"), stage.quota)
+        for i, stage in enumerate(r.spec.stages)
+        if stage.quota is not None
+    ]
+    for loc, quota in quotas:
+        if quota.profile is QuotaProfile.CUSTOM and not quota.hard:
             yield Issue(
-                ("metadata", "annotations", key),
-                f"annotation {key!r} is reserved",
-                key,
-                "a key outside labsctl.dev/",
+                (*loc, "profile"),
+                "profile custom sets nothing by itself and hard is empty",
+                "custom",
+                "hard with at least one limit, or the profile small, medium or large",
             )
+        for resource, value in quota.hard.items():
+            whole = resource in INTEGER_QUOTA_RESOURCES or resource.startswith("count/")
+            if whole and not quantity.is_integer(value):
+                yield Issue(
+                    (*loc, "hard", resource),
+                    f"{resource} counts objects and must be a whole number",
+                    value,
+                    "a whole number such as 20",
+                )
+        limits = quota.limit_range
+        for resource in ("cpu", "memory"):
+            request = getattr(limits.default_request, resource)
+            limit = getattr(limits.default, resource)
+            if quantity.parse(limit) < quantity.parse(request):
+                yield Issue(
+                    (*loc, "limitRange", "default", resource),
+                    f"the default {resource} limit {limit} is below the default request "
+                    f"{request}; the API server refuses such a LimitRange",
+                    limit,
+                    f"a quantity of at least {request} (limitRange.defaultRequest.{resource})",
+                )

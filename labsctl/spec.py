@@ -27,9 +27,21 @@ KIND = "Residency"
 MAX_RESIDENCY_NAME = 40
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 SUBJECT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@:/#+=~-]*$"
-QUANTITY_PATTERN = r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[mkMGTPE])?$"
-REPO_URL_PATTERN = r"^(https://|ssh://|git@)[^\s{}%#]+$"
-FILE_PATTERN = r"^[^\x00-\x1f{}%]+$"
+QUANTITY_PATTERN = (
+    r"^[+]?([0-9]{1,30}(\.[0-9]{0,30})?|\.[0-9]{1,30})([eE][+-]?[0-9]{1,2}|[KMGTPE]i|[mkMGTPE])?$"
+)
+# Repository URLs: a strict grammar, because they reach Git, Helm and Argo CD. No user info other
+# than an SSH user name, no password, no query, no fragment, no shell or template characters.
+_HOST = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*"
+_REPO_PATH = r"[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*/?"
+REPO_URL_PATTERN = (
+    rf"^(https://{_HOST}(:[0-9]{{1,5}})?(/|/{_REPO_PATH})?"
+    rf"|ssh://([a-z_][-a-z0-9_.]*@)?{_HOST}(:[0-9]{{1,5}})?/{_REPO_PATH}"
+    rf"|[a-z_][-a-z0-9_.]*@{_HOST}:{_REPO_PATH})$"
+)
+FILE_PATTERN = r"^[A-Za-z0-9._@+=-]+(/[A-Za-z0-9._@+=-]+)*$"
+DATE_MIN = dt.date(2000, 1, 1)
+DATE_MAX = dt.date(2999, 12, 31)
 LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 _TEMPLATE_MARKERS = ("{{", "}}", "{%", "%}", "{#", "#}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
@@ -91,25 +103,57 @@ QUOTA_RESOURCES = (
     "services", "services.loadbalancers", "services.nodeports", "persistentvolumeclaims",
     "configmaps", "secrets", "replicationcontrollers", "resourcequotas",
 )  # fmt: skip
+# Resources counted in whole objects: the API server refuses fractions for them.
+INTEGER_QUOTA_RESOURCES = (
+    "pods", "services", "services.loadbalancers", "services.nodeports", "persistentvolumeclaims",
+    "configmaps", "secrets", "replicationcontrollers", "resourcequotas",
+)  # fmt: skip
+_DNS_LABEL_PART = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 QUOTA_RESOURCE_PATTERN = (
-    "^(" + "|".join(r.replace(".", r"\.") for r in QUOTA_RESOURCES) + r"|count/[a-z0-9.-]+)$"
+    "^("
+    + "|".join(r.replace(".", r"\.") for r in QUOTA_RESOURCES)
+    + rf"|count/{_DNS_LABEL_PART}(\.{_DNS_LABEL_PART})*)$"
 )
 QuotaResource = Annotated[str, StringConstraints(pattern=QUOTA_RESOURCE_PATTERN)]
 
 
+# Access tokens of the common Git hosts and clouds, wherever they appear in a URL.
+_TOKEN = re.compile(
+    r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
+    r"|gl(dt|rt|ptt|cbt|imt|agent|soat)-[A-Za-z0-9_-]{10,}|xox[abprs]-[A-Za-z0-9-]{10,}"
+    r"|AKIA[0-9A-Z]{16}|ATBB[A-Za-z0-9]{20,}|[A-Za-z0-9_-]{40,})"
+)
+
+
 def _no_credentials(url: str) -> str:
-    if re.match(r"^[a-z+]+://[^/@]*:[^/@]*@", url):
+    if re.match(r"^[a-z+]+://[^/?#]*@", url) and not url.startswith("ssh://"):
         raise PydanticCustomError("url_credentials", "the URL carries credentials")
+    if re.match(r"^[a-z+]+://[^/@]*:[^/@]*@", url) or "?" in url or "#" in url:
+        raise PydanticCustomError("url_credentials", "the URL carries credentials")
+    if _TOKEN.search(url):
+        raise PydanticCustomError("url_credentials", "the URL carries what looks like a token")
     return url
 
 
 RepoURL = Annotated[
     str,
-    StringConstraints(pattern=REPO_URL_PATTERN, max_length=500),
     AfterValidator(_no_credentials),
+    StringConstraints(pattern=REPO_URL_PATTERN, max_length=500),
 ]
+REVISION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$"
+
+
+def _git_ref(value: str) -> str:
+    """The rules of `git check-ref-format` that the pattern cannot say."""
+    if ".." in value or "//" in value or value.endswith(("/", ".", ".lock")):
+        raise ValueError(
+            "not a valid Git revision: no '..', no '//', not ending in '/', '.' or '.lock'"
+        )
+    return value
+
+
 Revision = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$", max_length=200)
+    str, StringConstraints(pattern=REVISION_PATTERN, max_length=200), AfterValidator(_git_ref)
 ]
 RepoPath = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9._][A-Za-z0-9._/-]*$", max_length=500)
@@ -189,12 +233,23 @@ class Metadata(SpecModel):
     """Extra annotations put on every object labsctl creates."""
 
 
+def _date_in_range(value: dt.date | None) -> dt.date | None:
+    if value is not None and not DATE_MIN <= value <= DATE_MAX:
+        raise PydanticCustomError(
+            "date_range", "the date is outside the range every command can compute with"
+        )
+    return value
+
+
+Day = Annotated[dt.date, Field(strict=False), AfterValidator(_date_in_range)]
+
+
 class Dates(SpecModel):
-    start: Annotated[dt.date, Field(strict=False, examples=["2026-11-02"])]
-    """First day of the residency (YYYY-MM-DD)."""
-    end: Annotated[dt.date, Field(strict=False, examples=["2027-01-29"])]
+    start: Annotated[Day, Field(examples=["2026-11-02"])]
+    """First day of the residency (YYYY-MM-DD, from 2000-01-01 to 2999-12-31)."""
+    end: Annotated[Day, Field(examples=["2027-01-29"])]
     """Last day the team has access (YYYY-MM-DD); after it the residency is frozen."""
-    archive: Annotated[dt.date | None, Field(strict=False)] = None
+    archive: Day | None = None
     """Day from which everything may be deleted; defaults to `end` plus `gracePeriodDays`."""
     grace_period_days: Annotated[int, Field(ge=0, le=365)] = 30
     """Days between `end` and the default `archive` date."""

@@ -16,10 +16,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from labsctl import semantics
+from labsctl import naming, semantics
 from labsctl.errors import SpecError, SpecProblem
 from labsctl.spec import (
     API_VERSION,
+    DATE_MAX,
+    DATE_MIN,
     DNS_LABEL,
     FILE_PATTERN,
     KIND,
@@ -29,6 +31,7 @@ from labsctl.spec import (
     QUOTA_RESOURCE_PATTERN,
     QUOTA_RESOURCES,
     REPO_URL_PATTERN,
+    REVISION_PATTERN,
     SUBJECT_PATTERN,
     Residency,
 )
@@ -39,8 +42,13 @@ PATTERN_HELP = {
     "with a letter or digit",
     SUBJECT_PATTERN: "a user or group name: letters, digits and . _ @ : / # + = ~ -",
     QUANTITY_PATTERN: "a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi",
-    REPO_URL_PATTERN: "a repository URL starting with https://, ssh:// or git@",
-    FILE_PATTERN: "a file path without control characters, braces or '%'",
+    REPO_URL_PATTERN: "a repository URL: https://HOST[:PORT]/PATH, ssh://[USER@]HOST[:PORT]/PATH "
+    "or USER@HOST:PATH, with letters, digits and . _ ~ - / in the path (no spaces, quotes, "
+    "shell characters, query or fragment)",
+    FILE_PATTERN: "a relative path inside the operator's secrets directory: letters, digits, "
+    "'/' and . _ @ + = -",
+    REVISION_PATTERN: "a Git revision (branch, tag or commit) or chart version: letters, digits "
+    "and . _ / + -, starting with a letter or digit",
     LABEL_VALUE_PATTERN: "a label value: at most 63 letters, digits, '-', '_' or '.', "
     "starting and ending with a letter or digit",
     QUOTA_RESOURCE_PATTERN: ", ".join(QUOTA_RESOURCES) + " or count/<resource>",
@@ -79,11 +87,14 @@ def load_specs(paths: Iterable[Path | str]) -> list[Residency]:
     """Load several specs, reporting the problems of all files together."""
     residencies: list[Residency] = []
     problems: list[SpecProblem] = []
+    loaded: list[tuple[Path, Residency]] = []
     for path in paths:
         residency, found = _check_file(Path(path))
         problems.extend(found)
         if residency is not None:
             residencies.append(residency)
+            loaded.append((Path(path), residency))
+    problems += _shared_names(loaded)
     if problems:
         raise SpecError(problems)
     names = [r.name for r in residencies]
@@ -111,11 +122,14 @@ def validate_files(paths: Iterable[Path | str]) -> list[SpecProblem]:
     """
     problems: list[SpecProblem] = []
     first_file: dict[str, str] = {}
+    loaded: list[tuple[Path, Residency]] = []
     for path in paths:
         residency, found = _check_file(Path(path))
         problems.extend(found)
         if residency is None:
             continue
+        if residency.name not in first_file:
+            loaded.append((Path(path), residency))
         if residency.name in first_file:
             problems.append(
                 SpecProblem(
@@ -130,6 +144,48 @@ def validate_files(paths: Iterable[Path | str]) -> list[SpecProblem]:
             )
         else:
             first_file[residency.name] = str(path)
+    return problems + _shared_names(loaded)
+
+
+def _derived_names(residency: Residency) -> list[tuple[PathKey, str, str, str]]:
+    """(YAML location, kind, derived name, value written there) of the names a residency
+    takes on the cluster."""
+    names: list[tuple[PathKey, str, str, str]] = [
+        (("spec", "stages", i, "name"), "namespace", residency.namespace(stage), stage)
+        for i, stage in enumerate(residency.stage_names())
+    ]
+    names += [
+        (loc, "Argo CD Application", name, name[len(residency.name) + 1 :])
+        for loc, name in naming.application_names(residency)
+    ]
+    return names
+
+
+def _shared_names(loaded: list[tuple[Path, Residency]]) -> list[SpecProblem]:
+    """Residencies of one run may not derive the same namespace or Application name
+    (`a` with stage `b-c` and `a-b` with stage `c` would share `a-b-c`)."""
+    owner: dict[tuple[str, str], str] = {}
+    problems: list[SpecProblem] = []
+    for path, residency in loaded:
+        for loc, kind, name, written in _derived_names(residency):
+            other = owner.setdefault((kind, name), residency.name)
+            if other == residency.name:
+                continue
+            try:
+                line, column = load_yaml_mapping(path).locate(loc)
+            except YamlSourceError:
+                line, column = None, None
+            problems.append(
+                SpecProblem(
+                    file=str(path),
+                    path=dotted(loc),
+                    value=written,
+                    line=line,
+                    column=column,
+                    message=f"{kind} {name!r} is also derived by residency {other!r}",
+                    allowed="names that do not collide with another residency's",
+                )
+            )
     return problems
 
 
@@ -268,6 +324,22 @@ def _merge_unions(problems: list[SpecProblem]) -> list[SpecProblem]:
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _URL_PASSWORD = re.compile(r"^([a-z+]+://[^/@:]*:)[^/@]*(@)")
+_URL_USERINFO = re.compile(r"^([a-z+]+://)[^/?#]*@")
+_URL_QUERY = re.compile(r"[?#].*$")
+_URL_TOKEN = re.compile(
+    r"(gh[pousr]_|github_pat_|glpat-|gl[a-z]{2,5}-|xox[abprs]-)[A-Za-z0-9_-]{10,}"
+    r"|AKIA[0-9A-Z]{16}|ATBB[A-Za-z0-9]{20,}|[A-Za-z0-9_-]{40,}"
+)
+
+
+_LOOKS_LIKE_URL = re.compile(r"^([a-z+]+://|[^@\s/]+@[^:\s]+:)")
+
+
+def redact_url(url: str) -> str:
+    """A URL with its user info, query, fragment and anything token-like replaced."""
+    url = _URL_USERINFO.sub(r"\1<redacted>@", url)
+    url = _URL_QUERY.sub("?<redacted>", url)
+    return _URL_TOKEN.sub("<redacted>", url)
 
 
 def dotted(loc: Iterable[str | int]) -> str:
@@ -285,6 +357,8 @@ def dotted(loc: Iterable[str | int]) -> str:
 
 def _printable(value: Any) -> Any:
     if isinstance(value, str):
+        if _LOOKS_LIKE_URL.match(value):
+            return redact_url(value)
         return _URL_PASSWORD.sub(r"\1<redacted>\2", value)
     if isinstance(value, int | float | bool) or value is None:
         return value
@@ -318,10 +392,14 @@ def _problem_from_pydantic(source: YamlSource, err: Any) -> SpecProblem:
         message = PATTERN_PROBLEM.get(pattern, "invalid value")
     elif kind == "url_credentials":
         message = str(err["msg"])
+        value = redact_url(str(value))
         allowed = (
-            "a URL without user:password@; list the credentials in spec.secrets and "
-            "name them in the matching credentials field"
+            "a URL without user info (other than an SSH user), query, fragment or token; list "
+            "the credentials in spec.secrets and name them in the matching credentials field"
         )
+    elif kind == "date_range":
+        message = str(err["msg"])
+        allowed = f"a date from {DATE_MIN.isoformat()} to {DATE_MAX.isoformat()}"
     elif kind == "too_short":
         minimum = err.get("ctx", {}).get("min_length", 1)
         message = "the list is empty" if value == [] else "the list is too short"

@@ -11,6 +11,7 @@ from labsctl.cli.options import (
     cluster,
     lock_timeout,
     output,
+    secrets_dir,
     specs_argument,
     target_from,
     templates,
@@ -38,6 +39,7 @@ from labsctl.validation import load_specs
     help="Keep the rendered inventory (all residencies) in this directory.",
 )
 @templates
+@secrets_dir
 @output("table", "json", "yaml", default="table")
 @verbose_level
 def command(

@@ -11,6 +11,7 @@ from labsctl.cli.options import (
     cluster,
     lock_timeout,
     output,
+    secrets_dir,
     specs_argument,
     target_from,
     verbose_level,
@@ -22,6 +23,7 @@ from labsctl.validation import load_specs
 @specs_argument
 @cluster
 @lock_timeout
+@secrets_dir
 @output("table", "json", "yaml", default="table")
 @verbose_level
 def command(

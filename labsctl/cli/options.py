@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from labsctl import secretsources
 from labsctl.cluster import Target, resolve_target
 from labsctl.errors import UsageError
 from labsctl.output import note
@@ -101,4 +103,22 @@ templates = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Directory of templates that override or add to the built-in ones.",
+)
+
+
+def _export_secrets_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    # The roles read secret files there (the collection's secret_values filter), in the Ansible
+    # run this process starts: the flag is the environment variable, made absolute.
+    if value is not None:
+        os.environ[secretsources.secrets_dir_env()] = str(value.resolve())
+
+
+secrets_dir = click.option(
+    "--secrets-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    envvar="LABSCTL_SECRETS_DIR",
+    expose_value=False,
+    callback=_export_secrets_dir,
+    help="The only directory spec.secrets[].file may read from [env LABSCTL_SECRETS_DIR].",
 )

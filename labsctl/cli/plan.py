@@ -10,6 +10,7 @@ from labsctl.cli.applying import run_and_report
 from labsctl.cli.options import (
     cluster,
     output,
+    secrets_dir,
     specs_argument,
     target_from,
     templates,
@@ -26,6 +27,7 @@ from labsctl.validation import load_specs
     "--prune/--no-prune", default=True, show_default=True, help="Include what apply would prune."
 )
 @templates
+@secrets_dir
 @output("table", "json", "yaml", default="table")
 @verbose_level
 def command(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,16 @@ SHAPE = [
 
 
 class _UnsafeLoader(yaml.SafeLoader):
-    """Reads Ansible's `!unsafe` tag as the plain string it wraps."""
+    """Reads Ansible's `!unsafe` tag (on the root mapping) as the data it wraps."""
 
 
-_UnsafeLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+def _construct_unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_UnsafeLoader.add_constructor("!unsafe", _construct_unsafe)
 
 
 def _with(field: str, value: str) -> dict[str, Any]:
@@ -72,5 +79,92 @@ def test_any_helm_value_round_trips_through_the_inventory_unchanged(value: Any) 
 def test_any_template_like_string_stays_unsafe_and_exact_in_the_inventory(text: str) -> None:
     value = "{{ " + text
     dumped = dump_yaml({"v": value}, for_ansible=True)
-    assert "!unsafe" in dumped
+    assert dumped.startswith("--- !unsafe\n")
     assert yaml.load(dumped, Loader=_UnsafeLoader) == {"v": value}
+
+
+def _string_paths(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(data, dict):
+        return [p for k, v in data.items() for p in _string_paths(v, (*path, k))]
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in _string_paths(v, (*path, i))]
+    return [path] if isinstance(data, str) else []
+
+
+def _strings(data: Any) -> list[str]:
+    if isinstance(data, dict):
+        return [s for key, value in data.items() for s in [str(key), *_strings(value)]]
+    if isinstance(data, list):
+        return [s for item in data for s in _strings(item)]
+    return [data] if isinstance(data, str) else []
+
+
+def _trusted_strings(data: Any) -> list[str]:
+    from ansible.template import is_trusted_as_template
+
+    found = [s for s in _strings(data) if is_trusted_as_template(s)]
+    return found
+
+
+# Fields whose value is not written into any object (references, switches, secret sources).
+NOT_RENDERED = {
+    ("spec", "cluster", "flavour"),
+    ("spec", "pipelines", "gitCredentialsSecret"),
+    ("spec", "secrets", 0, "name"),
+    ("spec", "secrets", 0, "env"),
+    ("spec", "secrets", 0, "description"),
+    ("apiVersion",),
+    ("kind",),
+}
+STRING_PATHS = _string_paths(EXAMPLE)
+HOSTILE = st.sampled_from(
+    [
+        "#jinja2:variable_start_string:'[[', variable_end_string:']]'\n[[ lookup('pipe','id') ]]",
+        "#jinja2:x",
+        "{{ lookup('env', 'K8S_AUTH_API_KEY') }}",
+        "{% for x in range(9) %}x{% endfor %}",
+        "$(id)",
+        "`id`",
+        "'; touch /tmp/x; '",
+        "a\nkind: Secret",
+        "[/x] [bold]",
+        "\x1b]0;title\x07",
+    ]
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(path=st.sampled_from(STRING_PATHS), text=HOSTILE | st.text())
+def test_any_string_in_any_field_is_refused_or_reaches_objects_and_ansible_as_exact_data(
+    path: tuple[Any, ...], text: str, tmp_path_factory: Any
+) -> None:
+    """Refused by validation, or: written whole into the objects, and read by Ansible's own
+    loader (as its host_vars plugin does) as exactly the rendered data, no string of it trusted
+    as a template, so Ansible never evaluates it."""
+    from ansible.parsing.dataloader import DataLoader
+
+    from labsctl import semantics
+    from labsctl.inventory import inventory_files
+
+    data = copy.deepcopy(EXAMPLE)
+    parent: Any = data
+    for part in path[:-1]:
+        parent = parent[part]
+    parent[path[-1]] = text
+    try:
+        residency = Residency.model_validate(data)
+    except ValidationError:
+        return
+    if semantics.check(residency):
+        return
+    rendering = render(residency)
+    objects = rendering.objects(lambda _c: True)
+    assert [(o["kind"], sorted(o)) for o in objects] == SHAPE
+    if path not in NOT_RENDERED and text:
+        assert any(text in s for s in _strings(objects)), path
+    host_vars = tmp_path_factory.mktemp("inventory") / "host_vars.yml"
+    host_vars.write_text(inventory_files([rendering])[f"host_vars/{residency.name}.yml"])
+    seen = DataLoader().load_from_file(str(host_vars), unsafe=True, trusted_as_template=True)
+    assert _trusted_strings(seen) == []
+    expected = json.loads(json.dumps(rendering.variables()))
+    assert {k: v for k, v in seen.items() if k in expected} == expected

@@ -7,36 +7,39 @@ from __future__ import annotations
 import os
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.labsctl.residency.plugins.module_utils.secret_sources import (
+    SECRETS_DIR_ENV,
+    SecretSourceError,
+    read_env,
+    read_file,
+)
 
 SECRET_FROM = "labsctl.dev/secret-from"
 
 
-def secret_values(refs, objects):
-    """{name: value} for the references the objects name; errors never include a value."""
+def secret_values(refs, objects, secrets_dir=None):
+    """{name: value} for the references the objects name; errors never include a value.
+
+    Files are read only inside `secrets_dir` (default: the LABSCTL_SECRETS_DIR environment
+    variable); variables holding the credentials of the tools themselves are refused.
+    """
     needed = {
         (obj.get("metadata", {}).get("annotations") or {}).get(SECRET_FROM) for obj in objects or []
     } - {None}
     by_name = {ref["name"]: ref for ref in refs or []}
+    directory = secrets_dir or os.environ.get(SECRETS_DIR_ENV)
     values = {}
     for name in sorted(needed):
         ref = by_name.get(name)
         if ref is None:
             raise AnsibleFilterError(f"secret {name!r} is not listed in spec.secrets")
-        if ref.get("env"):
-            value = os.environ.get(ref["env"])
-            if not value:
-                raise AnsibleFilterError(
-                    f"secret {name!r}: environment variable {ref['env']} is not set"
-                )
-        else:
-            try:
-                with open(os.path.expanduser(ref["file"]), encoding="utf-8") as handle:
-                    value = handle.read().strip()
-            except OSError as exc:
-                raise AnsibleFilterError(
-                    f"secret {name!r}: cannot read {ref['file']} ({exc.strerror})"
-                ) from None
-        values[name] = value
+        try:
+            if ref.get("env"):
+                values[name] = read_env(str(ref["env"]))
+            else:
+                values[name] = read_file(str(ref["file"]), directory)
+        except SecretSourceError as exc:
+            raise AnsibleFilterError(f"secret {name!r}: {exc}") from None
     return values
 
 

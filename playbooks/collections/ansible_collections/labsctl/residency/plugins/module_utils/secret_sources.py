@@ -1,0 +1,116 @@
+# Copyright: The labsctl authors
+# Apache License 2.0 (see LICENSE in the repository root)
+"""Where a residency spec's secret values may come from; the one set of rules.
+
+A spec is written by a team and applied with the bootstrapper's rights, so `spec.secrets` must
+never name the bootstrapper's own credentials. Both paths use this module: the `secret_values`
+filter (the roles, also under plain `ansible-playbook`) and `labsctl validate`. It needs nothing
+but the standard library.
+
+- An environment variable may not be one of the credentials of labsctl, Ansible, Kubernetes
+  clients, cloud CLIs used by kubeconfig exec plugins, or CI systems (`env_refusal`).
+- A file is a relative path inside the secrets directory the operator names with
+  `LABSCTL_SECRETS_DIR` (or `--secrets-dir`); symbolic links are resolved and may not leave it
+  (`resolve_file`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+
+SECRETS_DIR_ENV = "LABSCTL_SECRETS_DIR"
+MAX_SECRET_BYTES = 64 * 1024
+
+# Credentials and settings of the tools that run a residency's apply, never a spec's secret.
+FORBIDDEN_ENV_PREFIXES = (
+    "LABSCTL_", "K8S_AUTH_", "KUBE", "ANSIBLE_", "AWX_", "TOWER_", "CONTROLLER_",
+    "AWS_", "AZURE_", "ARM_", "GOOGLE_", "GCP_", "CLOUDSDK_", "OCI_", "IBMCLOUD_",
+    "VAULT_", "GITHUB_", "ACTIONS_", "RUNNER_", "GITLAB_", "CI_", "BUILDKITE_", "JENKINS_",
+    "TEKTON_", "ARGOCD_", "SSH_", "GPG_", "DOCKER_", "REGISTRY_", "PYTHON", "LD_",
+)  # fmt: skip
+FORBIDDEN_ENV_NAMES = (
+    "HOME", "PATH", "USER", "LOGNAME", "SHELL", "PWD", "TMPDIR", "HOSTNAME", "OC_TOKEN",
+    "OPENSHIFT_TOKEN", "NETRC", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    "http_proxy", "https_proxy", "no_proxy",
+)  # fmt: skip
+_RELATIVE_FILE = re.compile(r"^(?!/)(?!~)[A-Za-z0-9._@+=-]+(/[A-Za-z0-9._@+=-]+)*$")
+
+
+class SecretSourceError(Exception):
+    """A secret reference that may not be read; the message never holds a value."""
+
+
+def env_refusal(name):
+    """Why the environment variable `name` may not be a secret source, or None."""
+    upper = name.upper()
+    if name in FORBIDDEN_ENV_NAMES or upper in FORBIDDEN_ENV_NAMES:
+        return f"{name} is a setting of the machine or of the tools that apply residencies"
+    for prefix in FORBIDDEN_ENV_PREFIXES:
+        if upper.startswith(prefix):
+            return (
+                f"variables starting with {prefix} hold the credentials or settings of the tools "
+                "that apply residencies"
+            )
+    return None
+
+
+def file_refusal(path):
+    """Why `path` is not a valid secret file reference (by its shape alone), or None."""
+    if not _RELATIVE_FILE.match(path):
+        return "a secret file is a relative path inside the secrets directory"
+    if any(part in (".", "..") for part in path.split("/")):
+        return "'.' and '..' may not appear in a secret file path"
+    return None
+
+
+def resolve_file(path, secrets_dir):
+    """The real path of secret file `path` inside `secrets_dir`; raises SecretSourceError."""
+    refusal = file_refusal(path)
+    if refusal:
+        raise SecretSourceError(refusal)
+    if not secrets_dir:
+        raise SecretSourceError(
+            f"no secrets directory is set: the operator names it with {SECRETS_DIR_ENV} "
+            "(or labsctl's --secrets-dir)"
+        )
+    base = os.path.realpath(secrets_dir)
+    if not os.path.isdir(base):
+        raise SecretSourceError(f"the secrets directory {secrets_dir} is not a directory")
+    real = os.path.realpath(os.path.join(base, path))
+    if os.path.commonpath([base, real]) != base:
+        raise SecretSourceError(f"{path} resolves outside the secrets directory")
+    return real
+
+
+def read_file(path, secrets_dir):
+    """The stripped text of secret file `path` inside `secrets_dir`."""
+    real = resolve_file(path, secrets_dir)
+    try:
+        fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise SecretSourceError(f"cannot read {path} ({exc.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SecretSourceError(f"{path} is not a regular file")
+        data = os.read(fd, MAX_SECRET_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SECRET_BYTES:
+        raise SecretSourceError(f"{path} is larger than {MAX_SECRET_BYTES // 1024} KiB")
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise SecretSourceError(f"{path} is not UTF-8 text") from None
+
+
+def read_env(name, environ=None):
+    """The value of environment variable `name`, refusing the forbidden ones."""
+    refusal = env_refusal(name)
+    if refusal:
+        raise SecretSourceError(f"environment variable {name} may not be used: {refusal}")
+    value = (os.environ if environ is None else environ).get(name)
+    if not value:
+        raise SecretSourceError(f"environment variable {name} is not set")
+    return value

@@ -1,0 +1,324 @@
+"""The isolation rules of docs/security.md, one behaviour per test (the hostile-specs corpus
+shows the exact messages; these prove the rules' edges and the operator's exceptions)."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from labsctl import policy, secretsources, semantics
+from labsctl.render import render
+from labsctl.spec import Residency
+from labsctl.validation import validate_files
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = yaml.safe_load((REPO / "examples" / "small-team.yaml").read_text())
+
+
+def _data(**changes: Any) -> dict[str, Any]:
+    data = copy.deepcopy(EXAMPLE)
+    for dotted, value in changes.items():
+        parent = data
+        parts = dotted.split("__")
+        for part in parts[:-1]:
+            parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+        parent[parts[-1]] = value
+    return data
+
+
+def _messages(data: dict[str, Any], rules: policy.Policy | None = None) -> list[str]:
+    issues = semantics.check(Residency.model_validate(data), rules or policy.Policy())
+    return [issue.message for issue in issues]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        ("Group", "system:authenticated"),
+        ("Group", "system:unauthenticated"),
+        ("Group", "system:masters"),
+        ("Group", "system:serviceaccounts"),
+        ("Group", "system:serviceaccounts:kube-system"),
+        ("User", "system:anonymous"),
+        ("User", "system:admin"),
+        ("User", "system:serviceaccount:kube-system:default"),
+        ("User", "system:serviceaccount:other-dev:pipeline"),
+    ],
+)
+def test_cluster_identities_are_refused_as_team_members(kind: str, name: str) -> None:
+    team = (
+        {"members": [{"user": name, "role": "admin"}]}
+        if kind == "User"
+        else {"groups": [{"name": name, "role": "admin"}]}
+    )
+    messages = _messages(_data(spec__team=team))
+    assert len(messages) == 1 and messages[0].startswith(f"{kind.lower()} refused:")
+
+
+def test_the_residencys_own_service_accounts_may_be_members() -> None:
+    team = {
+        "members": [{"user": "system:serviceaccount:payments-dev:app", "role": "view"}],
+        "groups": [{"name": "system:serviceaccounts:payments-test", "role": "view"}],
+    }
+    assert _messages(_data(spec__team=team)) == []
+
+
+def test_an_operator_may_allow_a_named_system_subject_and_a_spec_may_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    team = {"groups": [{"name": "system:cluster-readers", "role": "view"}]}
+    assert _messages(_data(spec__team=team)) != []
+    allowed = policy.Policy(frozenset({"system:cluster-readers"}))
+    assert _messages(_data(spec__team=team), allowed) == []
+    monkeypatch.setenv(policy.ALLOWED_SUBJECTS_ENV, "x, system:cluster-readers")
+    assert semantics.check(Residency.model_validate(_data(spec__team=team))) == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "pod-security.kubernetes.io/enforce",
+        "network.openshift.io/policy-group",
+        "openshift.io/node-selector",
+        "app.kubernetes.io/part-of",
+        "kubernetes.io/metadata.name",
+        "argocd.argoproj.io/managed-by",
+        "foo.k8s.io/x",
+        "tekton.dev/pipeline",
+        "labsctl.dev/residency",
+    ],
+)
+def test_labels_and_annotations_under_reserved_domains_are_refused(key: str) -> None:
+    for field in ("labels", "annotations"):
+        assert len(_messages(_data(**{f"metadata__{field}": {key: "x"}}))) == 1, field
+
+
+@pytest.mark.parametrize("key", ["team", "example.com/cost-centre", "kubernetes.io.example.com/x"])
+def test_labels_under_the_teams_own_domains_are_kept(key: str) -> None:
+    data = _data(metadata__labels={key: "x"})
+    assert _messages(data) == []
+    namespace = render(Residency.model_validate(data)).objects()[0]
+    assert namespace["metadata"]["labels"][key] == "x"
+
+
+@pytest.mark.parametrize(
+    ("name", "stage"),
+    [
+        ("kube", "system"),
+        ("kube", "public"),
+        ("kube", "node-lease"),
+        ("openshift", "config"),
+        ("default", "dev"),
+        ("kube-x", "dev"),
+        ("openshift-gitops", "dev"),
+        ("labsctl", "system"),
+        ("ingress", "nginx"),
+    ],
+)
+def test_no_residency_may_own_a_platform_namespace(name: str, stage: str) -> None:
+    data = _data(metadata__name=name, spec__stages=[{"name": stage}])
+    data["spec"]["pipelines"] = {"enabled": False}
+    assert any("reserved" in message for message in _messages(data))
+
+
+def test_a_stage_may_not_be_the_specs_own_ingress_or_argo_cd_namespace() -> None:
+    data = _data(spec__network={"ingressNamespaces": ["payments-dev"]})
+    assert any("payments-dev" in message for message in _messages(data))
+
+
+def test_two_residencies_of_one_run_may_not_derive_the_same_namespace(tmp_path: Path) -> None:
+    first = _data(metadata__name="a", spec__stages=[{"name": "b-c"}, {"name": "ci-cd"}])
+    second = _data(metadata__name="a-b", spec__stages=[{"name": "c"}, {"name": "ci-cd"}])
+    paths = []
+    for index, data in enumerate((first, second)):
+        paths.append(tmp_path / f"{index}.yaml")
+        paths[-1].write_text(yaml.safe_dump(data))
+    assert validate_files([paths[0]]) == [] and validate_files([paths[1]]) == []
+    problems = validate_files(paths)
+    assert [(p.file, p.path, p.message) for p in problems] == [
+        (str(paths[1]), "spec.stages[0].name", "namespace 'a-b-c' is also derived by residency 'a'")
+    ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://github.com/org/repo.git",
+        "https://git.example.com:8443/team/repo",
+        "https://charts.example.com/",
+        "git@github.com:org/repo.git",
+        "ssh://git@git.example.com:2222/team/repo.git",
+    ],
+)
+def test_ordinary_repository_urls_are_accepted(url: str) -> None:
+    Residency.model_validate(_data(spec__pipelines={"gitUrl": url}))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        'https://github.com/o/r.git"; id; "',
+        "https://github.com/o/$(id)",
+        "https://github.com/o/`id`",
+        "https://github.com/o/r x",
+        "https://ghp_0123456789abcdefghijABCDEFGHIJ@github.com/o/r",
+        "https://x-access-token:abc@github.com/o/r",
+        "https://github.com/o/r?access_token=abc",
+        "https://github.com/o/r#frag",
+        "https://github.com/github_pat_0123456789abcdefghij_XYZ/r",
+        "ssh://git:hunter2@host/r",
+        "http://github.com/o/r",
+        "file:///etc/passwd",
+        "ext::sh -c id",
+        "--upload-pack=id",
+    ],
+)
+def test_repository_urls_outside_the_grammar_are_refused(url: str) -> None:
+    with pytest.raises(ValidationError):
+        Residency.model_validate(_data(spec__pipelines={"gitUrl": url}))
+
+
+@pytest.mark.parametrize(
+    "revision", ["main", "v1.2.3", "release/2026.11", "0123456789abcdef0123456789abcdef01234567"]
+)
+def test_git_revisions_are_accepted(revision: str) -> None:
+    app = {"name": "api", "stage": "dev", "repoURL": "https://g.example.com/a", "path": "k8s"}
+    Residency.model_validate(
+        _data(spec__tooling={"applications": [app | {"targetRevision": revision}]})
+    )
+
+
+@pytest.mark.parametrize("revision", ["a..b", "a//b", "-x", "a;b", "$(id)", "x.lock", "a b", "a/"])
+def test_git_revisions_outside_the_grammar_are_refused(revision: str) -> None:
+    app = {"name": "api", "stage": "dev", "repoURL": "https://g.example.com/a", "path": "k8s"}
+    with pytest.raises(ValidationError):
+        Residency.model_validate(
+            _data(spec__tooling={"applications": [app | {"targetRevision": revision}]})
+        )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "K8S_AUTH_API_KEY", "K8S_AUTH_KUBECONFIG", "KUBECONFIG", "KUBERNETES_SERVICE_HOST",
+        "LABSCTL_SECRETS_DIR", "ANSIBLE_VAULT_PASSWORD_FILE", "AWS_SECRET_ACCESS_KEY",
+        "GOOGLE_APPLICATION_CREDENTIALS", "AZURE_CLIENT_SECRET", "GITHUB_TOKEN", "VAULT_TOKEN",
+        "HOME", "PATH", "SSH_AUTH_SOCK",
+    ],
+)  # fmt: skip
+def test_the_credentials_of_the_tools_are_never_a_secret_source(name: str) -> None:
+    assert secretsources.env_refusal(name) is not None
+    data = _data(spec__secrets=[{"name": "s", "env": name}])
+    assert len(_messages(data)) == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/var/run/secrets/kubernetes.io/serviceaccount/token",
+        "~/.kube/config",
+        "../../etc/shadow",
+        "a/../../x",
+        "./x",
+        "a//b",
+    ],
+)
+def test_secret_files_outside_the_secrets_directory_are_refused_by_shape(path: str) -> None:
+    assert secretsources.file_refusal(path) is not None
+
+
+def test_secret_files_are_read_only_inside_the_secrets_directory(tmp_path: Path) -> None:
+    rules = secretsources.rules()
+    secrets = tmp_path / "secrets"
+    (secrets / "git").mkdir(parents=True)
+    (secrets / "git" / "token").write_text("value\n")
+    (tmp_path / "outside").write_text("bootstrapper's token")
+    (secrets / "escape").symlink_to(tmp_path / "outside")
+    (secrets / "fifo").mkdir()
+    os.mkfifo(secrets / "fifo" / "pipe")
+    assert rules.read_file("git/token", str(secrets)) == "value"
+    for path, reason in [
+        ("escape", "outside the secrets directory"),
+        ("fifo/pipe", "not a regular file"),
+        ("git/token", "no secrets directory is set"),
+        ("missing", "cannot read"),
+    ]:
+        with pytest.raises(rules.SecretSourceError, match=reason):
+            rules.read_file(path, None if "no secrets" in reason else str(secrets))
+
+
+def test_custom_quota_profile_needs_hard_limits() -> None:
+    messages = _messages(_data(spec__quota={"profile": "custom"}))
+    assert messages == ["profile custom sets nothing by itself and hard is empty"]
+    assert _messages(_data(spec__quota={"profile": "custom", "hard": {"pods": "3"}})) == []
+
+
+@pytest.mark.parametrize(
+    ("resource", "value", "ok"),
+    [
+        ("pods", "1.5", False),
+        ("pods", "1500m", False),
+        ("pods", "2k", True),
+        ("count/deployments.apps", "0.5", False),
+        ("requests.cpu", "1.5", True),
+    ],
+)
+def test_resources_counted_in_objects_must_be_whole_numbers(
+    resource: str, value: str, ok: bool
+) -> None:
+    assert (_messages(_data(spec__quota={"hard": {resource: value}})) == []) is ok
+
+
+@pytest.mark.parametrize("resource", ["count/Pods", "count/", "count/a..b", "count/-x"])
+def test_malformed_count_resources_are_refused(resource: str) -> None:
+    with pytest.raises(ValidationError):
+        Residency.model_validate(_data(spec__quota={"hard": {resource: "1"}}))
+
+
+@pytest.mark.parametrize(
+    ("request_", "limit", "ok"),
+    [("500m", "250m", False), ("1", "1000m", True), ("1Gi", "1000Mi", False), ("1G", "1Gi", True)],
+)
+def test_limit_range_default_may_not_be_below_its_default_request(
+    request_: str, limit: str, ok: bool
+) -> None:
+    quota = {
+        "limitRange": {
+            "defaultRequest": {"cpu": request_, "memory": "128Mi"},
+            "default": {"cpu": limit, "memory": "128Mi"},
+        }
+    }
+    assert (_messages(_data(spec__quota=quota)) == []) is ok
+
+
+@pytest.mark.parametrize("day", ["1999-12-31", "3000-01-01", "9999-12-31"])
+def test_dates_outside_the_supported_range_are_refused(day: str) -> None:
+    with pytest.raises(ValidationError, match="outside the range"):
+        Residency.model_validate(_data(spec__dates={"start": "2026-01-01", "end": day}))
+
+
+def test_the_latest_accepted_dates_render() -> None:
+    dates = {"start": "2999-12-31", "end": "2999-12-31", "gracePeriodDays": 365}
+    residency = Residency.model_validate(_data(spec__dates=dates))
+    assert semantics.check(residency, policy.Policy()) == []
+    namespace = render(residency).objects()[0]
+    assert namespace["metadata"]["annotations"]["labsctl.dev/archive"] == "3000-12-31"
+
+
+def test_tekton_steps_read_parameters_only_from_their_environment() -> None:
+    """Tekton pastes `$(params.x)` into a script as text: a parameter in a script would be
+    shell code from whoever sets it (a spec, a webhook payload)."""
+    data = _data(spec__pipelines={"enabled": True, "gitUrl": "https://git.example.com/a/b"})
+    objects = render(Residency.model_validate(data)).objects(lambda _c: True)
+    steps = [step for obj in objects if obj["kind"] == "Task" for step in obj["spec"]["steps"]]
+    assert steps
+    for step in steps:
+        for marker in ("$(params.", "$(tt.", "$(body.", "$(header.", "$(extensions."):
+            assert marker not in step.get("script", ""), step["name"]
+            assert marker not in " ".join(step.get("args", []) + step.get("command", []))
