@@ -322,3 +322,22 @@ def test_tekton_steps_read_parameters_only_from_their_environment() -> None:
         for marker in ("$(params.", "$(tt.", "$(body.", "$(header.", "$(extensions."):
             assert marker not in step.get("script", ""), step["name"]
             assert marker not in " ".join(step.get("args", []) + step.get("command", []))
+
+
+def test_a_spec_label_never_replaces_one_a_template_or_labsctl_sets(tmp_path: Path) -> None:
+    (tmp_path / "quotas").mkdir()
+    (tmp_path / "quotas" / "extra.yaml.j2").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n"
+        "  namespace: {{ stages[0].namespace }}\n"
+        "  labels: {team: platform}\n  annotations: {example.com/owner: platform}\n"
+    )
+    data = _data(
+        metadata__labels={"team": "spec", "other": "kept"},
+        metadata__annotations={"example.com/owner": "spec"},
+    )
+    objects = render(Residency.model_validate(data), tmp_path).objects()
+    extra = next(o for o in objects if o["metadata"]["name"] == "extra")
+    assert extra["metadata"]["labels"]["team"] == "platform"
+    assert extra["metadata"]["labels"]["other"] == "kept"
+    assert extra["metadata"]["labels"]["app.kubernetes.io/part-of"] == "payments"
+    assert extra["metadata"]["annotations"]["example.com/owner"] == "platform"
