@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from labsctl import catalogue
 from labsctl.errors import SpecError, SpecProblem, UsageError
-from labsctl.files import write_tree
+from labsctl.files import check_directory, check_new_file, write_file, write_tree
 from labsctl.inventory import inventory_files
 from labsctl.manifests import manifest_files
 from labsctl.render import Rendering, render
@@ -43,11 +43,12 @@ def init(
         end=end.isoformat(),
         archive=(end + dt.timedelta(days=30)).isoformat(),
     )
-    target = Path(directory) / f"{name}.yaml"
-    if target.exists() and not force:
-        raise UsageError(f"{target} already exists", hint="use --force to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    directory = Path(directory)
+    check_directory(directory, error=UsageError)
+    target = directory / f"{name}.yaml"
+    mode = check_new_file(target, replace=force, error=UsageError)
+    check_directory(directory, create=True, error=UsageError)
+    write_file(target, text.encode("utf-8"), replace=force, mode=mode, error=UsageError)
     return target
 
 
@@ -93,6 +94,7 @@ def render_spec(
     templates: Path | str | None = None,
 ) -> RenderResult:
     """Render one spec into `<output_dir>/<residency>/` as an inventory or as manifests."""
+    check_directory(_output_base(output_dir, fmt))  # before any work, so before any write
     residency = load_spec(path)
     rendering = render(residency, Path(templates) if templates else None)
     return write_rendering(rendering, output_dir, fmt)
@@ -101,16 +103,18 @@ def render_spec(
 def write_rendering(
     rendering: Rendering, output_dir: Path | str | None, fmt: RenderFormat
 ) -> RenderResult:
-    if fmt == "inventory":
-        files = inventory_files([rendering])
-        base = Path(output_dir) if output_dir else Path("inventories")
-    elif fmt == "manifests":
-        files = manifest_files(rendering)
-        base = Path(output_dir) if output_dir else Path("manifests")
-    else:
-        raise UsageError(f"unknown format {fmt!r}", hint="inventory or manifests")
+    base = _output_base(output_dir, fmt)
+    files = inventory_files([rendering]) if fmt == "inventory" else manifest_files(rendering)
     directory = write_tree(base, rendering.residency.name, files)
     return RenderResult(rendering.residency.name, fmt, directory, tuple(sorted(files)))
+
+
+def _output_base(output_dir: Path | str | None, fmt: RenderFormat) -> Path:
+    if fmt not in ("inventory", "manifests"):
+        raise UsageError(f"unknown format {fmt!r}", hint="inventory or manifests")
+    if output_dir:
+        return Path(output_dir)
+    return Path("inventories" if fmt == "inventory" else "manifests")
 
 
 __all__ = [

@@ -10,7 +10,9 @@ labsctl's `managed-by` label, so nothing the team rebuilds from it is ever taken
                           manage each stage from the team's repository (--repo-url)
     README.md             what is there and how to change it
 
-Same cluster state, same files, byte for byte. Secrets are never exported, only named.
+Same cluster state, same files, byte for byte. Secrets are never exported, only named. Like
+`render`, export replaces or removes only the files it wrote before (listed in `.labsctl-files`)
+and keeps whatever else the team keeps in that directory.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from typing import Any
 from labsctl import naming, prune
 from labsctl.cluster import Cluster
 from labsctl.errors import UsageError
-from labsctl.files import dump_yaml, write_tree
+from labsctl.files import check_output, dump_yaml, write_tree
+from labsctl.validation import check_flag
 
 SERVER_METADATA = (
     "uid",
@@ -92,6 +95,12 @@ def _file_name(obj: dict[str, Any]) -> str:
 def export(
     cluster: Cluster, residency: str, to: Path, repo_url: str | None = None, revision: str = "main"
 ) -> ExportResult:
+    if repo_url is not None:
+        check_flag(repo_url, "repository URL", "--repo-url")
+        check_flag(revision, "revision", "--revision")
+    if to.name in ("", ".", ".."):
+        to = to.resolve()  # `.`, `..`: the directory they name
+    check_output(to.parent, to.name)  # before reading the cluster, so before any write
     objects = _live(cluster, residency)
     namespaces = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Namespace"}
     if not namespaces:

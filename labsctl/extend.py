@@ -1,7 +1,9 @@
 """Move a residency's end (and archive) date in its spec file, touching nothing else.
 
-The dates are replaced in the text at the positions the YAML loader reports, so comments, quotes,
-order and indentation stay exactly as written: in a GitOps flow the diff is the dates alone.
+The dates are replaced in the text at the character positions the YAML parser reports, so
+comments, quotes, order, indentation and line endings stay exactly as written: in a GitOps flow
+the diff is the dates alone. A spec given through a symbolic link is edited where the link
+points, and the link stays.
 """
 
 from __future__ import annotations
@@ -9,16 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import tempfile
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode
 
-from labsctl.errors import UsageError
-from labsctl.validation import load_spec
+from labsctl.errors import SpecError, UsageError
+from labsctl.files import kind_of, write_file
+from labsctl.validation import load_spec, parse_spec
+from labsctl.yamlsource import YamlSourceError, load_yaml_mapping
 
-_DATE = re.compile(r"""(["']?)\d{4}-\d{2}-\d{2}\1""")
+_DATE = re.compile(r"""(["']?)(\d{4}-\d{2}-\d{2})\1""")
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_DIRECTLY = "write them directly under spec.dates to use extend"
 
 
 @dataclass(frozen=True)
@@ -42,50 +51,145 @@ class Extension:
 def extend(path: Path, until: dt.date, archive: dt.date | None = None) -> Extension:
     """Set `dates.end` to `until` (and `dates.archive`, when the spec sets one, by the same
     number of days, or to `archive`); validates before and after; writes atomically."""
+    real = _editable(path)
     residency = load_spec(path)
     dates = residency.spec.dates
     if until < dates.start:
         raise UsageError(f"--until {until} is before the residency's start {dates.start}")
     if archive is not None and archive < until:
         raise UsageError(f"--archive {archive} is before the new end {until}")
-    text = path.read_text(encoding="utf-8")
-    node = YAML(typ="rt").load(text)["spec"]["dates"]
-    edits = {"end": until}
-    new_archive = archive or (until + (dates.archive_date - dates.end))
+    try:
+        old_archive = dates.archive_date
+        new_archive = archive or (until + (old_archive - dates.end))
+    except OverflowError:
+        raise UsageError(
+            f"--until {until} would move the archive date past {dt.date.max}",
+            hint="choose an earlier --until, or give --archive",
+        ) from None
+    edits = {"end": (dates.end, until)}
     if dates.archive is not None or archive is not None:
         if dates.archive is None:
             raise UsageError(
                 "the spec sets no dates.archive; it follows end by gracePeriodDays",
                 hint="leave out --archive, or add dates.archive to the spec first",
             )
-        edits["archive"] = new_archive
-    lines = text.splitlines(keepends=True)
-    for key, value in edits.items():
-        line, column = node.lc.value(key)
-        match = _DATE.match(lines[line], column)
+        edits["archive"] = (dates.archive, new_archive)
+    try:
+        text = real.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from exc
+    new_text = _edited(path, text, edits)
+    _check_edit(path, new_text, until, new_archive)
+    st = real.stat()
+    write_file(
+        real,
+        new_text.encode("utf-8"),
+        replace=True,
+        mode=stat.S_IMODE(st.st_mode),
+        owner=(st.st_uid, st.st_gid),
+        error=UsageError,
+    )
+    return Extension(path, dates.end, until, old_archive, new_archive)
+
+
+def _editable(path: Path) -> Path:
+    """The file `path` is or links to, when it is a regular file extend may rewrite."""
+    try:
+        real = path.resolve(strict=True)
+        st = real.stat()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
+        raise UsageError(f"cannot open {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    name = f"{path} (a link to {real})" if path.is_symlink() else str(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(
+            f"{name} is not a regular file (it is {kind_of(st.st_mode)})",
+            hint="give extend the spec file itself",
+        )
+    if not st.st_mode & 0o222 or not os.access(real, os.W_OK):
+        state = "read-only" if not st.st_mode & 0o222 else "not writable by you"
+        raise UsageError(
+            f"{name} is {state} (mode {stat.S_IMODE(st.st_mode):04o})",
+            hint="make it writable (chmod u+w) if the dates may change, then run extend again",
+        )
+    if not os.access(real.parent, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"cannot rewrite {name}: its directory {real.parent} is not writable",
+            hint="extend writes the new file next to the old one and renames it over",
+        )
+    return real
+
+
+def _edited(path: Path, text: str, edits: dict[str, tuple[dt.date, dt.date]]) -> str:
+    """`text` with each `dates.<key>` replaced, character for character, and nothing else."""
+    try:
+        root = YAML(typ="rt", pure=True).compose(text)
+    except YAMLError as exc:
+        raise UsageError(f"cannot read {path} as YAML: {exc}") from exc
+    dates = _entry(path, _entry(path, root, "spec", ""), "dates", "spec")
+    spans = []
+    for key, (old, new) in edits.items():
+        node = _entry(path, dates, key, "spec.dates")
+        line = node.start_mark.line + 1
+        start, end = node.start_mark.index, node.end_mark.index
+        match = _DATE.fullmatch(text, start, end) if isinstance(node, ScalarNode) else None
         if match is None:
             raise UsageError(
-                f"{path}:{line + 1}: dates.{key} is not written as YYYY-MM-DD",
+                f"{path}:{line}: dates.{key} is not written as YYYY-MM-DD",
                 hint="write the date plainly, then run extend again",
             )
-        quote = match.group(1)
-        lines[line] = (
-            lines[line][: match.start()]
-            + f"{quote}{value.isoformat()}{quote}"
-            + lines[line][match.end() :]
+        if match.group(2) != old.isoformat():
+            raise UsageError(f"{path}:{line}: dates.{key} is not where extend looked for it")
+        spans.append((match.start(2), match.end(2), new.isoformat()))
+    for start, end, value in sorted(spans, reverse=True):
+        text = text[:start] + value + text[end:]
+    return text
+
+
+def _entry(path: Path, mapping: Any, key: str, parent: str) -> Any:
+    """The value node of `key` written directly in `mapping`; refuses aliases and merge keys."""
+    where = f"{parent}.{key}" if parent else key
+    if not isinstance(mapping, MappingNode):
+        raise UsageError(f"{path}: {parent or 'the document'} is not a mapping")
+    merge = None
+    for key_node, value_node in mapping.value:
+        if str(key_node.tag) == _MERGE_TAG:
+            merge = merge or key_node
+        elif isinstance(key_node, ScalarNode) and key_node.value == key:
+            if value_node.start_mark.index < key_node.end_mark.index:  # an alias: defined before
+                raise UsageError(
+                    f"{path}:{key_node.start_mark.line + 1}: the dates are written through a "
+                    f"YAML alias ({where}); {_DIRECTLY}"
+                )
+            return value_node
+    if merge is not None:
+        raise UsageError(
+            f"{path}:{merge.start_mark.line + 1}: the dates are written through a YAML merge "
+            f"key ({where} comes from '<<'); {_DIRECTLY}"
         )
-    _write_checked(path, "".join(lines))
-    return Extension(path, dates.end, until, dates.archive_date, new_archive)
+    raise UsageError(f"{path}: {where} is not written in the file")
 
 
-def _write_checked(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def _check_edit(path: Path, text: str, end: dt.date, archive: dt.date) -> None:
+    """Validate the edited text as `labsctl validate` would, and that it holds the new dates."""
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        load_spec(Path(temporary))  # never leave an invalid spec behind
-        Path(temporary).chmod(path.stat().st_mode & 0o777)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        residency, problems = parse_spec(load_yaml_mapping(path, text))
+        dates = residency.spec.dates if residency is not None else None
+        landed = dates is not None and (dates.end, dates.archive_date) == (end, archive)
+    except YamlSourceError as exc:
+        raise UsageError(f"{path}: the edited spec does not load: {exc.message}") from exc
+    except OverflowError:
+        raise UsageError(
+            f"the new dates of {path} leave no archive date before {dt.date.max}",
+            hint="choose an earlier --until, or give --archive",
+        ) from None
+    if problems:
+        detail = "; ".join(
+            f"{p.path}: {p.message}" + (f" (allowed: {p.allowed})" if p.allowed else "")
+            for p in problems
+        )
+        raise UsageError(
+            f"the new dates would make {path} invalid: {detail}",
+            hint="choose other dates; the file was not changed",
+        ) from SpecError(problems)
+    if not landed:
+        raise UsageError(f"{path}: the new dates could not be written in place")

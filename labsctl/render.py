@@ -133,6 +133,13 @@ def render(
             text = env.get_template(name).render(context)
         except TemplateError as exc:
             raise RenderError(f"template {name} failed: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            where = templates if templates and (templates / name).is_file() else None
+            raise RenderError(
+                f"template {(where or paths.templates_dir()) / name} is not UTF-8 text "
+                f"({exc.reason} at byte {exc.start})",
+                hint="save the template as UTF-8",
+            ) from exc
         try:
             documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
         except yaml.YAMLError as exc:
@@ -158,7 +165,6 @@ def _check_object(doc: Any, template: str) -> None:
 
 def ownership_labels(residency: Residency, stage: str | None) -> dict[str, str]:
     labels = {
-        **residency.metadata.labels,
         naming.LABEL_MANAGED_BY: "labsctl",
         naming.LABEL_PART_OF: residency.name,
         naming.LABEL_RESIDENCY: residency.name,
@@ -171,7 +177,6 @@ def ownership_labels(residency: Residency, stage: str | None) -> dict[str, str]:
 def ownership_annotations(residency: Residency) -> dict[str, str]:
     dates = residency.spec.dates
     return {
-        **residency.metadata.annotations,
         naming.ANNOTATION_START: dates.start.isoformat(),
         naming.ANNOTATION_END: dates.end.isoformat(),
         naming.ANNOTATION_ARCHIVE: dates.archive_date.isoformat(),
@@ -188,8 +193,15 @@ def _own(
     if doc["kind"] == "Namespace":
         namespace = metadata["name"]
     stage = stage_of.get(namespace) if namespace else None
-    metadata["labels"] = {**(metadata.get("labels") or {}), **ownership_labels(residency, stage)}
+    # The spec's own marks first, then the template's, then ownership: nothing a spec writes can
+    # replace a mark labsctl or a template sets.
+    metadata["labels"] = {
+        **residency.metadata.labels,
+        **(metadata.get("labels") or {}),
+        **ownership_labels(residency, stage),
+    }
     metadata["annotations"] = {
+        **residency.metadata.annotations,
         **(metadata.get("annotations") or {}),
         **ownership_annotations(residency),
     }

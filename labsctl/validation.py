@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from labsctl import naming, semantics
-from labsctl.errors import SpecError, SpecProblem
+from labsctl.errors import SpecError, SpecProblem, UsageError
 from labsctl.spec import (
     API_VERSION,
     DATE_MAX,
@@ -33,7 +33,9 @@ from labsctl.spec import (
     REPO_URL_PATTERN,
     REVISION_PATTERN,
     SUBJECT_PATTERN,
+    RepoURL,
     Residency,
+    Revision,
 )
 from labsctl.yamlsource import PathKey, YamlSource, YamlSourceError, load_yaml_mapping
 
@@ -187,6 +189,27 @@ def _shared_names(loaded: list[tuple[Path, Residency]]) -> list[SpecProblem]:
                 )
             )
     return problems
+
+
+_ADAPTERS: dict[str, TypeAdapter[str]] = {
+    "repository URL": TypeAdapter(RepoURL),
+    "revision": TypeAdapter(Revision),
+}
+
+
+def check_flag(value: str, what: str, flag: str) -> str:
+    """A flag value (`--repo-url`, `--revision`) checked by the same rules as the spec's field;
+    raises UsageError naming the flag and what is allowed, the value redacted."""
+    try:
+        return _ADAPTERS[what].validate_python(value)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        pattern = err.get("ctx", {}).get("pattern", "")
+        allowed = PATTERN_HELP.get(pattern) or "a URL without user info, query, fragment or token"
+        reason = str(err["msg"]) if err["type"] != "string_pattern_mismatch" else f"invalid {what}"
+        raise UsageError(
+            f"{flag} {_printable(value)!r}: {reason}", hint=f"allowed: {allowed}"
+        ) from None
 
 
 def _name_line(path: Path) -> int | None:

@@ -1,11 +1,14 @@
 """The `labsctl` command: a thin layer over `labsctl.api`.
 
 `main` is the only place that catches errors: it prints `error:` / `hint:` on stderr and exits
-with the error's code (see README "Exit codes"); a traceback only with `-v`.
+with the error's code (see README "Exit codes"); a traceback only with `-v`. Every message it
+prints goes through `labsctl.output`, so text from a spec, a file name or the cluster is shown
+literally (no markup, control characters escaped, long text cut).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 import traceback
@@ -14,7 +17,7 @@ import click
 
 from labsctl.cli.app import cli
 from labsctl.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, LabsctlError, SpecError
-from labsctl.output import error, format_problem
+from labsctl.output import error, format_problem, shown_text
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,7 +45,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)  # the message may quote an argument as given: show it escaped
+        for line in shown.getvalue().splitlines():
+            click.echo(shown_text(line), err=True)
         sys.exit(EXIT_INVALID if exc.exit_code == 2 else exc.exit_code)
     except Exception as exc:
         if verbose:

@@ -16,7 +16,7 @@ from labsctl.output import note
 @click.option(
     "--dir",
     "directory",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # checked by api.init, with the reason
     default=Path(),
     show_default=True,
     help="Directory to write NAME.yaml into.",

@@ -15,7 +15,7 @@ from labsctl.output import emit_data, note
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "--output-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # checked by api.render_spec, with the reason
     default=None,
     help="Where DIR/<residency>/ is written [default: inventories/ or manifests/].",
 )

@@ -48,7 +48,9 @@ NOT_REJECTED: set[str] = set()
 def _cases(corpus: str | None = None) -> list[str]:
     corpora = CORPORA if corpus is None else (corpus,)
     return sorted(
-        f"{name}/{path.stem}" for name in corpora for path in (REPO_ROOT / DATA / name).glob("*.yaml")
+        f"{name}/{path.stem}"
+        for name in corpora
+        for path in (REPO_ROOT / DATA / name).glob("*.yaml")
     )
 
 

@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import is_trusted_as_template
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from labsctl import render
+from labsctl import render, semantics
 from labsctl.files import dump_yaml
+from labsctl.inventory import inventory_files
 from labsctl.spec import Residency
 
 EXAMPLE = yaml.safe_load(
@@ -100,10 +103,7 @@ def _strings(data: Any) -> list[str]:
 
 
 def _trusted_strings(data: Any) -> list[str]:
-    from ansible.template import is_trusted_as_template
-
-    found = [s for s in _strings(data) if is_trusted_as_template(s)]
-    return found
+    return [s for s in _strings(data) if is_trusted_as_template(s)]
 
 
 # Fields whose value is not written into any object (references, switches, secret sources).
@@ -141,11 +141,6 @@ def test_any_string_in_any_field_is_refused_or_reaches_objects_and_ansible_as_ex
     """Refused by validation, or: written whole into the objects, and read by Ansible's own
     loader (as its host_vars plugin does) as exactly the rendered data, no string of it trusted
     as a template, so Ansible never evaluates it."""
-    from ansible.parsing.dataloader import DataLoader
-
-    from labsctl import semantics
-    from labsctl.inventory import inventory_files
-
     data = copy.deepcopy(EXAMPLE)
     parent: Any = data
     for part in path[:-1]:

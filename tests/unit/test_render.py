@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,12 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import is_trusted_as_template
 
 from labsctl import api, load_spec, naming, semantics
 from labsctl.errors import RenderError, UsageError
-from labsctl.files import contained, write_tree
+from labsctl.files import MANIFEST, contained, write_tree
 from labsctl.inventory import inventory_files
 from labsctl.manifests import manifest_files
 from labsctl.render import render
@@ -33,7 +36,7 @@ def _compare_tree(expected_dir: Path, files: dict[str, str]) -> None:
     on_disk = {
         p.relative_to(expected_dir).as_posix(): p.read_text(encoding="utf-8")
         for p in expected_dir.rglob("*")
-        if p.is_file()
+        if p.is_file() and p.name != MANIFEST  # written by write_tree, not by the rendering
     }
     assert sorted(on_disk) == sorted(files)
     for name, text in files.items():
@@ -192,16 +195,45 @@ def test_injection_into_any_string_field_is_refused_or_rendered_literally(payloa
             assert "!unsafe" in text, f"unsafe payload at {path} not marked"
 
 
-def test_free_form_helm_values_keep_template_markers_as_unsafe_data() -> None:
+def _strings_ansible_would_template(data: Any, top: bool = True) -> list[str]:
+    """Strings Ansible trusts as templates, keys included (top-level variable names aside)."""
+    if isinstance(data, str):
+        return [data] if is_trusted_as_template(data) else []
+    if isinstance(data, dict):
+        found = [k for k in data if not top and isinstance(k, str) and is_trusted_as_template(k)]
+        for value in data.values():
+            found += _strings_ansible_would_template(value, top=False)
+        return found
+    if isinstance(data, list):
+        return [s for item in data for s in _strings_ansible_would_template(item, top=False)]
+    return []
+
+
+JINJA_HEADER = "#jinja2:variable_start_string:'[[', variable_end_string:']]'\n[[ 7 * 7 ]]\n"
+
+
+def test_no_string_of_the_inventory_is_ever_a_template_for_ansible(tmp_path: Path) -> None:
+    """Not only strings with `{{`: a `#jinja2:` header changes the delimiters, so every string
+    value and key is `!unsafe`, read by Ansible's own loader as the host_vars plugin does."""
     data = _base_data()
-    data["spec"]["tooling"]["tools"][1]["values"]["note"] = "{{ lookup('pipe','id') }}"
+    data["spec"]["description"] = JINJA_HEADER
+    data["spec"]["tooling"]["tools"][1]["values"] = {
+        "note": "{{ lookup('pipe','id') }}",
+        "{{ lookup('pipe','id') }}": "key",
+        "header": JINJA_HEADER,
+        "plain": "no markers at all",
+    }
     rendering = render(Residency.model_validate(data))
-    text = inventory_files([rendering])["host_vars/mobile-banking.yml"]
-    assert "note: !unsafe '{{ lookup(''pipe'',''id'') }}'" in text
+    path = tmp_path / "host_vars.yml"
+    path.write_text(inventory_files([rendering])["host_vars/mobile-banking.yml"])
+    loaded = DataLoader().load_from_file(str(path), unsafe=True, trusted_as_template=True)
+    assert _strings_ansible_would_template(loaded) == []
+    rendered = json.loads(json.dumps(rendering.variables()["gitops_objects"]))
+    assert loaded["gitops_objects"] == rendered
     app = next(
         o for o in rendering.objects() if o["metadata"]["name"] == "mobile-banking-sonarqube"
     )
-    assert app["spec"]["source"]["helm"]["valuesObject"]["note"] == "{{ lookup('pipe','id') }}"
+    assert app["spec"]["source"]["helm"]["valuesObject"]["header"] == JINJA_HEADER
 
 
 @pytest.mark.parametrize("name", ["..", ".", "a/b", "/etc", "", "x\x00y", "..\\x"])

@@ -13,6 +13,8 @@ import yaml
 from pydantic import ValidationError
 
 from labsctl import policy, secretsources, semantics
+from labsctl.errors import UsageError
+from labsctl.export import export
 from labsctl.render import render
 from labsctl.spec import Residency
 from labsctl.validation import validate_files
@@ -341,3 +343,19 @@ def test_a_spec_label_never_replaces_one_a_template_or_labsctl_sets(tmp_path: Pa
     assert extra["metadata"]["labels"]["other"] == "kept"
     assert extra["metadata"]["labels"]["app.kubernetes.io/part-of"] == "payments"
     assert extra["metadata"]["annotations"]["example.com/owner"] == "platform"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("https://ghp_0123456789abcdefghijABCDEF@github.com/o/r", "main"), "carries credentials"),
+        (("https://github.com/o/r?access_token=hunter2", "main"), "carries credentials"),
+        (("https://github.com/o/r", "-x"), "--revision '-x': invalid revision"),
+    ],
+)
+def test_export_checks_its_repository_flags_like_spec_fields_before_reading_the_cluster(
+    tmp_path: Path, flags: tuple[str, str], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message) as refused:
+        export(None, "payments", tmp_path / "out", *flags)  # type: ignore[arg-type]
+    assert "ghp_0123" not in str(refused.value) and "hunter2" not in str(refused.value)

@@ -88,7 +88,9 @@ def read_file(path, secrets_dir):
     """The stripped text of secret file `path` inside `secrets_dir`."""
     real = resolve_file(path, secrets_dir)
     try:
-        fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(
+            real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        )
     except OSError as exc:
         raise SecretSourceError(f"cannot read {path} ({exc.strerror})") from None
     try:
