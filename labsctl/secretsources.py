@@ -28,9 +28,13 @@ def rules() -> ModuleType:
     return module
 
 
-def env_refusal(name: str) -> str | None:
-    refusal: str | None = rules().env_refusal(name)
+def env_refusal(name: str, residency: str) -> str | None:
+    refusal: str | None = rules().env_refusal(name, residency)
     return refusal
+
+
+def env_prefix(residency: str) -> str:
+    return str(rules().env_prefix(residency))
 
 
 def file_refusal(path: str) -> str | None:

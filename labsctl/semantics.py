@@ -39,10 +39,12 @@ def check(residency: Residency, rules: policy.Policy | None = None) -> list[Issu
         *_secrets(residency),
         *_derived_names(residency),
         *_labels(residency),
-        *_namespaces(residency),
+        *_namespaces(residency, rules),
         *_subjects(residency, rules),
         *_secret_sources(residency),
         *_quotas(residency),
+        *_operator_choices(residency, rules),
+        *_created_groups(residency),
     ]
 
 
@@ -254,21 +256,72 @@ def _labels(r: Residency) -> Iterator[Issue]:
     allowed = (
         "a key without a prefix or under your own domain (e.g. example.com/team); reserved: "
         + ", ".join(f"*{domain}/" for domain in policy.RESERVED_DOMAINS)
+        + "; reserved keys: "
+        + ", ".join(sorted(policy.RESERVED_PLAIN_KEYS))
     )
     for field, what in (("labels", "label"), ("annotations", "annotation")):
         for key in getattr(r.metadata, field):
             domain = policy.reserved_key_domain(key)
             if domain is not None:
+                reason = (
+                    f"is under {domain}/, which is reserved: it carries"
+                    if domain != key
+                    else "is reserved: platforms read it as a switch carrying"
+                )
                 yield Issue(
                     ("metadata", field, key),
-                    f"{what} {key!r} is under {domain}/, which is reserved: it carries security, "
-                    "scheduling or ownership meaning",
+                    f"{what} {key!r} {reason} security, scheduling or ownership meaning",
                     key,
                     allowed,
                 )
 
 
-def _namespaces(r: Residency) -> Iterator[Issue]:
+def _operator_choices(r: Residency, rules: policy.Policy) -> Iterator[Issue]:
+    """Which cluster and which Argo CD a residency goes to is the operator's choice."""
+    context = r.spec.cluster.context
+    if context is not None and context not in rules.allowed_contexts:
+        listed = ", ".join(sorted(rules.allowed_contexts))
+        yield Issue(
+            ("spec", "cluster", "context"),
+            "the kubeconfig context is the operator's choice: a spec naming one could send its "
+            "namespaces and bindings to any cluster the bootstrapper can reach",
+            context,
+            f"one of: {listed}"
+            if listed
+            else f"no context (the operator lists the ones a spec "
+            f"may choose in {policy.ALLOWED_CONTEXTS_ENV}; none are listed)",
+        )
+    namespace = r.spec.tooling.argocd_namespace
+    if namespace not in rules.argocd_namespaces:
+        yield Issue(
+            ("spec", "tooling", "argocdNamespace"),
+            "not an Argo CD namespace the operator allows: the instance there would deploy the "
+            "residency's charts with its own rights",
+            namespace,
+            "one of: "
+            + ", ".join(sorted(rules.argocd_namespaces))
+            + f" (the operator sets them in {policy.ARGOCD_NAMESPACES_ENV})",
+        )
+
+
+def _created_groups(r: Residency) -> Iterator[Issue]:
+    """Groups labsctl creates are cluster-wide: named for the residency, so that a spec cannot
+    create a group some cluster binding already names (`cluster-admins`) or another team's."""
+    if not r.spec.team.create_groups:
+        return
+    for index, group in enumerate(r.spec.team.groups):
+        if not group.name.startswith(f"{r.name}-"):
+            yield Issue(
+                ("spec", "team", "groups", index, "name"),
+                "groups created with createGroups are cluster-wide and must be named for the "
+                "residency",
+                group.name,
+                f"a name starting with {r.name}- (or createGroups: false to bind an existing "
+                "identity-provider group)",
+            )
+
+
+def _namespaces(r: Residency, rules: policy.Policy) -> Iterator[Issue]:
     if r.name in policy.RESERVED_RESIDENCY_NAMES or r.name.startswith(
         policy.RESERVED_NAMESPACE_PREFIXES
     ):
@@ -277,14 +330,19 @@ def _namespaces(r: Residency) -> Iterator[Issue]:
             f"residency name {r.name!r} is reserved: it names or prefixes system namespaces "
             "and objects",
             r.name,
-            "a name other than " + ", ".join(sorted(policy.RESERVED_RESIDENCY_NAMES)) + " not "
-            "starting with " + " or ".join(policy.RESERVED_NAMESPACE_PREFIXES),
+            "a name other than " + ", ".join(sorted(policy.RESERVED_RESIDENCY_NAMES)) + ", and "
+            "not starting with " + " or ".join(policy.RESERVED_NAMESPACE_PREFIXES),
         )
         return
-    others = frozenset({r.spec.tooling.argocd_namespace, *r.spec.network.ingress_namespaces})
+    own_choices = {
+        r.spec.tooling.argocd_namespace: "spec.tooling.argocdNamespace",
+        **dict.fromkeys(r.spec.network.ingress_namespaces, "spec.network.ingressNamespaces"),
+    }
     for index, stage in enumerate(r.spec.stages):
         namespace = r.namespace(stage.name)
-        refusal = policy.namespace_refusal(namespace, others)
+        refusal = policy.namespace_refusal(namespace, rules.reserved_namespaces)
+        if refusal is None and namespace in own_choices:
+            refusal = f"namespace {namespace!r} is the spec's own {own_choices[namespace]}"
         if refusal:
             yield Issue(
                 ("spec", "stages", index, "name"),
@@ -319,13 +377,14 @@ def _subjects(r: Residency, rules: policy.Policy) -> Iterator[Issue]:
 def _secret_sources(r: Residency) -> Iterator[Issue]:
     for index, ref in enumerate(r.spec.secrets):
         if ref.env is not None:
-            refusal = secretsources.env_refusal(ref.env)
+            refusal = secretsources.env_refusal(ref.env, r.name)
             if refusal:
                 yield Issue(
                     ("spec", "secrets", index, "env"),
                     f"environment variable refused: {refusal}",
                     ref.env,
-                    "a variable the operator sets for this residency's secrets alone",
+                    f"a variable named {secretsources.env_prefix(r.name)}<NAME>, set by the "
+                    "operator for this residency alone",
                 )
         if ref.file is not None:
             refusal = secretsources.file_refusal(ref.file)
@@ -334,8 +393,8 @@ def _secret_sources(r: Residency) -> Iterator[Issue]:
                     ("spec", "secrets", index, "file"),
                     f"file refused: {refusal}",
                     ref.file,
-                    "a relative path inside the operator's secrets directory "
-                    f"({secretsources.secrets_dir_env()}), without '..'",
+                    f"a relative path inside the residency's directory {r.name}/ of the operator's "
+                    f"secrets directory ({secretsources.secrets_dir_env()}), without '..'",
                 )
 
 

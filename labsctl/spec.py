@@ -33,7 +33,8 @@ QUANTITY_PATTERN = (
 # Repository URLs: a strict grammar, because they reach Git, Helm and Argo CD. No user info other
 # than an SSH user name, no password, no query, no fragment, no shell or template characters.
 _HOST = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*"
-_REPO_PATH = r"[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*/?"
+# Path segments never start with '-' (an option to git or ssh).
+_REPO_PATH = r"[A-Za-z0-9._~][A-Za-z0-9._~-]*(/[A-Za-z0-9._~][A-Za-z0-9._~-]*)*/?"
 REPO_URL_PATTERN = (
     rf"^(https://{_HOST}(:[0-9]{{1,5}})?(/|/{_REPO_PATH})?"
     rf"|ssh://([a-z_][-a-z0-9_.]*@)?{_HOST}(:[0-9]{{1,5}})?/{_REPO_PATH}"
@@ -84,14 +85,11 @@ Subject = Annotated[
     str,
     StringConstraints(pattern=SUBJECT_PATTERN, max_length=253),
 ]
-LabelKey = Annotated[
-    str,
-    StringConstraints(
-        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-        r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
-        max_length=317,
-    ),
-]
+LABEL_KEY_PATTERN = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN, max_length=317)]
 LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN, max_length=63)]
 Quantity = Annotated[
     str,
@@ -118,20 +116,41 @@ QuotaResource = Annotated[str, StringConstraints(pattern=QUOTA_RESOURCE_PATTERN)
 
 
 # Access tokens of the common Git hosts and clouds, wherever they appear in a URL.
-_TOKEN = re.compile(
-    r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
+_KNOWN_TOKEN = re.compile(
+    r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
     r"|gl(dt|rt|ptt|cbt|imt|agent|soat)-[A-Za-z0-9_-]{10,}|xox[abprs]-[A-Za-z0-9-]{10,}"
-    r"|AKIA[0-9A-Z]{16}|ATBB[A-Za-z0-9]{20,}|[A-Za-z0-9_-]{40,})"
+    r"|AKIA[0-9A-Z]{16}|ATBB[A-Za-z0-9]{20,}|AIza[0-9A-Za-z_-]{30,}"
 )
+# ...or a long opaque string, which a repository URL has no use for.
+TOKEN_PATTERN = rf"({_KNOWN_TOKEN.pattern}|[A-Za-z0-9_-]{{40,}})"
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+
+# Hosts a repository URL may not name: the cluster's own services and the machine itself, which
+# Argo CD's repo server or a pipeline step would otherwise reach from inside the cluster.
+_INTERNAL_HOST = re.compile(
+    r"^(localhost|.*\.localhost|kubernetes(\.default)?(\.svc)?|.*\.svc|.*\.cluster\.local"
+    r"|.*\.internal|metadata(\.google\.internal)?|[0-9.]+|\[.*\])$",
+    re.IGNORECASE,
+)
+_HOST_OF = re.compile(r"^(?:[a-z+]+://)?(?:[^@/]*@)?([^:/]+)")
 
 
 def _no_credentials(url: str) -> str:
     if re.match(r"^[a-z+]+://[^/?#]*@", url) and not url.startswith("ssh://"):
         raise PydanticCustomError("url_credentials", "the URL carries credentials")
-    if re.match(r"^[a-z+]+://[^/@]*:[^/@]*@", url) or "?" in url or "#" in url:
+    if re.match(r"^([a-z+]+://)?[^/@]*:[^/@]*@", url) or "?" in url or "#" in url:
         raise PydanticCustomError("url_credentials", "the URL carries credentials")
     if _TOKEN.search(url):
         raise PydanticCustomError("url_credentials", "the URL carries what looks like a token")
+    path = re.sub(r"^([a-z+]+://[^/]*|[^:]*:)", "", url)
+    if any(segment in (".", "..") for segment in path.split("/")):
+        raise PydanticCustomError("url_path", "the URL path has '.' or '..' segments")
+    host = _HOST_OF.match(url)
+    if host and _INTERNAL_HOST.match(host.group(1)):
+        raise PydanticCustomError(
+            "url_internal", "the URL names a host inside the cluster or the machine itself"
+        )
     return url
 
 
@@ -144,10 +163,19 @@ REVISION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$"
 
 
 def _git_ref(value: str) -> str:
-    """The rules of `git check-ref-format` that the pattern cannot say."""
-    if ".." in value or "//" in value or value.endswith(("/", ".", ".lock")):
-        raise ValueError(
-            "not a valid Git revision: no '..', no '//', not ending in '/', '.' or '.lock'"
+    """The rules of `git check-ref-format` that the pattern cannot say; and no token."""
+    if _KNOWN_TOKEN.search(value):
+        raise PydanticCustomError("revision_token", "the revision looks like a token")
+    parts = value.split("/")
+    if (
+        ".." in value
+        or value.endswith(("/", "."))
+        or any(not part or part.startswith(".") or part.endswith(".lock") for part in parts)
+    ):
+        raise PydanticCustomError(
+            "git_ref",
+            "not a valid revision: no '..', no empty part or '//', no part starting with '.' or "
+            "ending in '.lock', not ending in '/' or '.'",
         )
     return value
 

@@ -25,6 +25,7 @@ from labsctl.spec import (
     DNS_LABEL,
     FILE_PATTERN,
     KIND,
+    LABEL_KEY_PATTERN,
     LABEL_VALUE_PATTERN,
     MAX_RESIDENCY_NAME,
     QUANTITY_PATTERN,
@@ -33,6 +34,7 @@ from labsctl.spec import (
     REPO_URL_PATTERN,
     REVISION_PATTERN,
     SUBJECT_PATTERN,
+    TOKEN_PATTERN,
     RepoURL,
     Residency,
     Revision,
@@ -53,7 +55,20 @@ PATTERN_HELP = {
     "and . _ / + -, starting with a letter or digit",
     LABEL_VALUE_PATTERN: "a label value: at most 63 letters, digits, '-', '_' or '.', "
     "starting and ending with a letter or digit",
-    QUOTA_RESOURCE_PATTERN: ", ".join(QUOTA_RESOURCES) + " or count/<resource>",
+    QUOTA_RESOURCE_PATTERN: ", ".join(QUOTA_RESOURCES)
+    + " or count/<resource>[.<group>] in lower-case DNS labels",
+    LABEL_KEY_PATTERN: "a label key: an optional lower-case DNS prefix and '/', then at most 63 "
+    "letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+}
+# What is allowed, for the errors the model raises itself (PydanticCustomError kinds).
+CUSTOM_ALLOWED = {
+    "url_credentials": "a URL without user info (other than an SSH user), query, fragment or "
+    "token; list the credentials in spec.secrets and name them in the matching credentials field",
+    "url_internal": "a repository on a Git or Helm server outside the cluster",
+    "url_path": "a repository path without '.' or '..' segments",
+    "revision_token": "a branch, tag, commit or chart version; credentials go in spec.secrets",
+    "git_ref": PATTERN_HELP[REVISION_PATTERN],
+    "date_range": f"a date from {DATE_MIN.isoformat()} to {DATE_MAX.isoformat()}",
 }
 PATTERN_PROBLEM = {QUOTA_RESOURCE_PATTERN: "unknown quota resource"}
 # Extra guidance for a field, added to what is allowed.
@@ -347,21 +362,27 @@ def _merge_unions(problems: list[SpecProblem]) -> list[SpecProblem]:
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _URL_PASSWORD = re.compile(r"^([a-z+]+://[^/@:]*:)[^/@]*(@)")
-_URL_USERINFO = re.compile(r"^([a-z+]+://)[^/?#]*@")
-_URL_QUERY = re.compile(r"[?#].*$")
-_URL_TOKEN = re.compile(
-    r"(gh[pousr]_|github_pat_|glpat-|gl[a-z]{2,5}-|xox[abprs]-)[A-Za-z0-9_-]{10,}"
-    r"|AKIA[0-9A-Z]{16}|ATBB[A-Za-z0-9]{20,}|[A-Za-z0-9_-]{40,}"
-)
+_URL_USERINFO = re.compile(r"^([a-z+]+://)?[^/?#@]*@")
+_URL_QUERY = re.compile(r"([?#]).*$")
+_SSH_USER = re.compile(r"^[a-z_][-a-z0-9_.]{0,31}$")
+_URL_TOKEN = re.compile(TOKEN_PATTERN)
 
 
 _LOOKS_LIKE_URL = re.compile(r"^([a-z+]+://|[^@\s/]+@[^:\s]+:)")
 
 
+def _redact_userinfo(match: re.Match[str]) -> str:
+    scheme = match.group(1) or ""
+    user = match.group(0)[len(scheme) : -1]
+    if scheme in ("", "ssh://") and _SSH_USER.match(user):
+        return match.group(0)  # an SSH user name such as git@ is no secret
+    return f"{scheme}<redacted>@"
+
+
 def redact_url(url: str) -> str:
     """A URL with its user info, query, fragment and anything token-like replaced."""
-    url = _URL_USERINFO.sub(r"\1<redacted>@", url)
-    url = _URL_QUERY.sub("?<redacted>", url)
+    url = _URL_USERINFO.sub(_redact_userinfo, url)
+    url = _URL_QUERY.sub(r"\1<redacted>", url)
     return _URL_TOKEN.sub("<redacted>", url)
 
 
@@ -413,16 +434,11 @@ def _problem_from_pydantic(source: YamlSource, err: Any) -> SpecProblem:
         pattern = err.get("ctx", {}).get("pattern", "")
         allowed = PATTERN_HELP.get(pattern, f"a string matching {pattern}")
         message = PATTERN_PROBLEM.get(pattern, "invalid value")
-    elif kind == "url_credentials":
+    elif kind in CUSTOM_ALLOWED:
         message = str(err["msg"])
-        value = redact_url(str(value))
-        allowed = (
-            "a URL without user info (other than an SSH user), query, fragment or token; list "
-            "the credentials in spec.secrets and name them in the matching credentials field"
-        )
-    elif kind == "date_range":
-        message = str(err["msg"])
-        allowed = f"a date from {DATE_MIN.isoformat()} to {DATE_MAX.isoformat()}"
+        allowed = CUSTOM_ALLOWED[kind]
+        if kind in ("url_credentials", "revision_token"):
+            value = redact_url(str(value))
     elif kind == "too_short":
         minimum = err.get("ctx", {}).get("min_length", 1)
         message = "the list is empty" if value == [] else "the list is too short"

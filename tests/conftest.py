@@ -23,8 +23,9 @@ from labsctl.sandbox.controlplane import ControlPlane
 from labsctl.sandbox.service import install_flavour
 
 REPO = Path(__file__).resolve().parent.parent
-# The OpenShift example names a Git token in spec.secrets; tests give it a value of their own.
-os.environ.setdefault("MOBILE_GIT_TOKEN", "test-token-not-a-secret")
+# The OpenShift example names a Git token in spec.secrets; tests give it a value of their own
+# (write_spec does the same for the variables of renamed residencies).
+os.environ.setdefault("MOBILE_BANKING_GIT_TOKEN", "test-token-not-a-secret")
 
 
 @pytest.fixture(scope="session")

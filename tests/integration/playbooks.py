@@ -27,9 +27,15 @@ def write_spec(
     example: str = "small-team",
     mutate: Callable[[dict[str, Any]], None] | None = None,
 ) -> Path:
-    """An example spec renamed to `name` (group names prefixed too, they are cluster-wide)."""
+    """An example spec renamed to `name` (group names prefixed too, they are cluster-wide; secret
+    variables renamed for the residency, with a test value unless the environment has one)."""
     data = yaml.safe_load((REPO / "examples" / f"{example}.yaml").read_text())
+    old_prefix = secret_env(data["metadata"]["name"], "")
     data["metadata"]["name"] = name
+    for ref in data["spec"].get("secrets", []):
+        if "env" in ref:
+            ref["env"] = secret_env(name, ref["env"].removeprefix(old_prefix))
+            os.environ.setdefault(ref["env"], "test-token-not-a-secret")
     for group in data["spec"]["team"].get("groups", []):
         group["name"] = f"{name}-{group['name']}"
     if mutate is not None:
@@ -37,6 +43,11 @@ def write_spec(
     path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def secret_env(residency: str, name: str) -> str:
+    """The environment variable `<RESIDENCY>_<NAME>` a residency's spec.secrets may read."""
+    return residency.upper().replace("-", "_") + "_" + name
 
 
 def write_inventory(directory: Path, specs: list[Path], name: str = "inventory") -> Path:

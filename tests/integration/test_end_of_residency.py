@@ -115,12 +115,12 @@ def test_export_is_stable_and_kubectl_apply_k_recreates_the_stages_after_teardow
         binding = client.RbacAuthorizationV1Api(k8s).read_namespaced_role_binding(
             "team-edit", f"{residency_name}-dev"
         )
-        assert binding.subjects[0].name == f"{residency_name}-mobile-engineers"
+        assert binding.subjects[0].name == f"{residency_name}-mobile-banking-engineers"
     finally:
         for stage in stages:
             client.CoreV1Api(k8s).delete_namespace(f"{residency_name}-{stage}")
         custom = client.CustomObjectsApi(k8s)
-        for group in ("mobile-engineers", "mobile-leads"):
+        for group in ("mobile-banking-engineers", "mobile-banking-leads"):
             custom.delete_cluster_custom_object(
                 "user.openshift.io", "v1", "groups", f"{residency_name}-{group}"
             )
@@ -129,7 +129,7 @@ def test_export_is_stable_and_kubectl_apply_k_recreates_the_stages_after_teardow
 def test_freeze_leaves_the_team_view_only_and_extend_restores_it(
     applied: Path, residency_name: str, admin_kubeconfig: Path, k8s: client.ApiClient
 ) -> None:
-    engineers = (f"{residency_name}-mobile-engineers",)
+    engineers = (f"{residency_name}-mobile-banking-engineers",)
     dev = f"{residency_name}-dev"
     pipeline = f"system:serviceaccount:{residency_name}-ci-cd:pipeline"
     assert _allowed(k8s, dev, "create", "deployments", user="dana", groups=engineers, group="apps")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tests.integration.playbooks import run_playbook, write_inventory, write_spec
+from tests.integration.playbooks import run_playbook, secret_env, write_inventory, write_spec
 from tests.integration.test_cli_lifecycle import labsctl
 
 pytestmark = pytest.mark.integration
@@ -126,8 +126,8 @@ def test_a_secret_file_that_leaves_the_secrets_directory_is_never_read(
     the shape is valid, so validation passes; the roles resolve it and refuse, before anything
     holding its content is created."""
     secrets = tmp_path / "secrets"
-    secrets.mkdir()
-    (secrets / "git-token").symlink_to(admin_kubeconfig)
+    (secrets / residency_name).mkdir(parents=True)
+    (secrets / residency_name / "git-token").symlink_to(admin_kubeconfig)
 
     def from_file(data: dict[str, Any]) -> None:
         data["spec"]["secrets"] = [{"name": "git-token", "file": "git-token"}]
@@ -135,13 +135,13 @@ def test_a_secret_file_that_leaves_the_secrets_directory_is_never_read(
     spec = write_spec(tmp_path, residency_name, "openshift-platform", from_file)
     run = labsctl("apply", str(spec), "--secrets-dir", str(secrets), kubeconfig=admin_kubeconfig)
     assert run.returncode == 5, run.stderr[-3000:]
-    assert "git-token resolves outside the secrets directory" in run.stdout + run.stderr
+    assert "git-token resolves outside the residency's secrets directory" in run.stdout + run.stderr
     with pytest.raises(client.ApiException) as missing:
         client.CoreV1Api(k8s).read_namespaced_secret("git-credentials", f"{residency_name}-ci-cd")
     assert missing.value.status == 404
 
-    (secrets / "git-token").unlink()
-    (secrets / "git-token").write_text("a-real-token\n")
+    (secrets / residency_name / "git-token").unlink()
+    (secrets / residency_name / "git-token").write_text("a-real-token\n")
     inventory = write_inventory(tmp_path, [spec])
     played = run_playbook(
         "bootstrap.yml", inventory, admin_kubeconfig, env={"LABSCTL_SECRETS_DIR": str(secrets)}
@@ -170,8 +170,9 @@ def test_the_bootstrappers_credentials_in_the_environment_are_refused_as_secret_
     written = write_inventory(tmp_path, [fine], name="rendered")
     host_vars = written / "host_vars" / f"{residency_name}.yml"
     text = host_vars.read_text()
-    assert "env: MOBILE_GIT_TOKEN" in text
-    host_vars.write_text(text.replace("env: MOBILE_GIT_TOKEN", "env: KUBECONFIG"))
+    variable = secret_env(residency_name, "GIT_TOKEN")
+    assert f"env: {variable}" in text
+    host_vars.write_text(text.replace(f"env: {variable}", "env: KUBECONFIG"))
     played = run_playbook("bootstrap.yml", written, admin_kubeconfig)
     assert played.rc != 0
     assert "environment variable KUBECONFIG may not be used" in played.failure(residency_name)

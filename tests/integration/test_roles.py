@@ -125,8 +125,8 @@ def test_team_members_can_do_what_their_role_allows_and_nothing_more(
     openshift_residency: tuple[str, Path, Path], k8s: client.ApiClient
 ) -> None:
     name, _, _ = openshift_residency
-    engineers = (f"{name}-mobile-engineers",)
-    leads = (f"{name}-mobile-leads",)
+    engineers = (f"{name}-mobile-banking-engineers",)
+    leads = (f"{name}-mobile-banking-leads",)
     dev, staging = f"{name}-dev", f"{name}-staging"
     # hugo: view everywhere
     assert _allowed(k8s, dev, "list", "pods", user="hugo")
@@ -234,7 +234,7 @@ def test_openshift_extras_appear_on_the_openshift_like_cluster(
     name, _, _ = openshift_residency
     custom = client.CustomObjectsApi(k8s)
     group = custom.get_cluster_custom_object(
-        "user.openshift.io", "v1", "groups", f"{name}-mobile-engineers"
+        "user.openshift.io", "v1", "groups", f"{name}-mobile-banking-engineers"
     )
     assert group["users"] == ["dana", "erik", "farah"]
     template = custom.get_namespaced_custom_object(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from tests.integration.playbooks import write_spec
+from tests.integration.playbooks import secret_env, write_spec
 from tests.integration.test_cli_lifecycle import labsctl
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ def test_git_token_reaches_only_the_cluster_once_and_is_never_printed(
         "--inventory",
         str(inventory),
         kubeconfig=admin_kubeconfig,
-        env={"MOBILE_GIT_TOKEN": TOKEN},
+        env={secret_env(residency_name, "GIT_TOKEN"): TOKEN},
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert TOKEN not in run.stdout and TOKEN not in run.stderr
@@ -46,7 +46,7 @@ def test_git_token_reaches_only_the_cluster_once_and_is_never_printed(
         "-o",
         "json",
         kubeconfig=admin_kubeconfig,
-        env={"MOBILE_GIT_TOKEN": "another-value"},
+        env={secret_env(residency_name, "GIT_TOKEN"): "another-value"},
     )
     assert rotated.returncode == 0
     kept = client.CoreV1Api(k8s).read_namespaced_secret(
@@ -54,7 +54,12 @@ def test_git_token_reaches_only_the_cluster_once_and_is_never_printed(
     )
     assert base64.b64decode(kept.data["password"]).decode() == TOKEN  # created once
 
-    plan = labsctl("plan", spec, kubeconfig=admin_kubeconfig, env={"MOBILE_GIT_TOKEN": TOKEN})
+    plan = labsctl(
+        "plan",
+        spec,
+        kubeconfig=admin_kubeconfig,
+        env={secret_env(residency_name, "GIT_TOKEN"): TOKEN},
+    )
     assert TOKEN not in plan.stdout + plan.stderr
 
 
@@ -62,7 +67,13 @@ def test_a_missing_secret_value_fails_naming_the_variable(
     tmp_path: Path, residency_name: str, admin_kubeconfig: Path
 ) -> None:
     spec = str(write_spec(tmp_path, residency_name, "openshift-platform"))
-    run = labsctl("apply", spec, kubeconfig=admin_kubeconfig, env={"MOBILE_GIT_TOKEN": ""})
+    run = labsctl(
+        "apply",
+        spec,
+        kubeconfig=admin_kubeconfig,
+        env={secret_env(residency_name, "GIT_TOKEN"): ""},
+    )
     assert run.returncode == 5
-    assert "environment variable MOBILE_GIT_TOKEN is not set" in run.stdout + run.stderr
+    variable = secret_env(residency_name, "GIT_TOKEN")
+    assert f"environment variable {variable} is not set" in run.stdout + run.stderr
     assert "Traceback" not in run.stderr

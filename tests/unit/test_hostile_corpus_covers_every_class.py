@@ -16,22 +16,26 @@ CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "hostile-specs
 # Class (file name prefix) -> least number of cases; the rule each class attacks.
 MIN_CASES_PER_CLASS = {
     # system: users and groups, foreign service accounts, in members, groups and group users
-    "subject-": 17,
+    "subject-": 19,
     # reserved label domains (security, scheduling, ownership), subdomains included
-    "label-": 14,
+    "label-": 21,
     "annotation-": 9,
     # platform namespaces and reserved residency names
-    "namespace-": 11,
+    "namespace-": 15,
     # credentials, tokens, shell and git injection in pipelines.gitUrl and applications[].repoURL
-    "url-": 33,
+    "url-": 43,
     # option and shell injection in targetRevision and tools[].version
-    "revision-": 8,
+    "revision-": 18,
     # the bootstrapper's environment variables and files outside the secrets directory
-    "secret-source-": 19,
+    "secret-source-": 27,
     # quotas and LimitRanges the API server would refuse half-way through an apply
     "quota-": 13,
     # dates outside the range every command can compute with
     "dates-": 4,
+    # choices that are the operator's: kubeconfig context, Argo CD instance
+    "operator-": 3,
+    # cluster-wide groups created with createGroups, named like someone else's
+    "group-": 2,
 }
 ATTACK_COMMENT = "# Attack: "
 

@@ -101,8 +101,8 @@ def test_team_roles_are_capped_by_a_stage_max_role() -> None:
     ]
     assert [b["roleRef"]["name"] for b in bindings] == ["view"]
     assert {s["name"] for s in bindings[0]["subjects"]} == {
-        "mobile-engineers",
-        "mobile-leads",
+        "mobile-banking-engineers",
+        "mobile-banking-leads",
         "hugo",
     }
 

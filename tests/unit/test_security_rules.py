@@ -215,9 +215,25 @@ def test_git_revisions_outside_the_grammar_are_refused(revision: str) -> None:
     ],
 )  # fmt: skip
 def test_the_credentials_of_the_tools_are_never_a_secret_source(name: str) -> None:
-    assert secretsources.env_refusal(name) is not None
+    assert secretsources.env_refusal(name, "payments") is not None
     data = _data(spec__secrets=[{"name": "s", "env": name}])
     assert len(_messages(data)) == 1
+
+
+@pytest.mark.parametrize(
+    ("residency", "name", "ok"),
+    [
+        ("payments", "PAYMENTS_GIT_TOKEN", True),
+        ("mobile-banking", "MOBILE_BANKING_GIT_TOKEN", True),
+        ("payments", "MOBILE_BANKING_GIT_TOKEN", False),
+        ("payments", "PAYMENTS_", False),
+        ("payments", "payments_git_token", False),
+        ("github", "GITHUB_TOKEN", False),
+        ("aws", "AWS_SECRET_ACCESS_KEY", False),
+    ],
+)
+def test_a_residency_reads_only_variables_named_for_it(residency: str, name: str, ok: bool) -> None:
+    assert (secretsources.env_refusal(name, residency) is None) is ok
 
 
 @pytest.mark.parametrize(
@@ -238,21 +254,26 @@ def test_secret_files_outside_the_secrets_directory_are_refused_by_shape(path: s
 def test_secret_files_are_read_only_inside_the_secrets_directory(tmp_path: Path) -> None:
     rules = secretsources.rules()
     secrets = tmp_path / "secrets"
-    (secrets / "git").mkdir(parents=True)
-    (secrets / "git" / "token").write_text("value\n")
+    own = secrets / "payments"
+    (own / "git").mkdir(parents=True)
+    (own / "git" / "token").write_text("value\n")
+    (secrets / "other").mkdir()
+    (secrets / "other" / "token").write_text("another residency's token")
     (tmp_path / "outside").write_text("bootstrapper's token")
-    (secrets / "escape").symlink_to(tmp_path / "outside")
-    (secrets / "fifo").mkdir()
-    os.mkfifo(secrets / "fifo" / "pipe")
-    assert rules.read_file("git/token", str(secrets)) == "value"
+    (own / "escape").symlink_to(tmp_path / "outside")
+    (own / "neighbour").symlink_to(secrets / "other" / "token")
+    (own / "fifo").mkdir()
+    os.mkfifo(own / "fifo" / "pipe")
+    assert rules.read_file("git/token", str(secrets), "payments") == "value"
     for path, reason in [
-        ("escape", "outside the secrets directory"),
+        ("escape", "outside the residency's secrets directory"),
+        ("neighbour", "outside the residency's secrets directory"),
         ("fifo/pipe", "not a regular file"),
         ("git/token", "no secrets directory is set"),
         ("missing", "cannot read"),
     ]:
         with pytest.raises(rules.SecretSourceError, match=reason):
-            rules.read_file(path, None if "no secrets" in reason else str(secrets))
+            rules.read_file(path, None if "no secrets" in reason else str(secrets), "payments")
 
 
 def test_custom_quota_profile_needs_hard_limits() -> None:
@@ -359,3 +380,68 @@ def test_export_checks_its_repository_flags_like_spec_fields_before_reading_the_
     with pytest.raises(UsageError, match=message) as refused:
         export(None, "payments", tmp_path / "out", *flags)  # type: ignore[arg-type]
     assert "ghp_0123" not in str(refused.value) and "hunter2" not in str(refused.value)
+
+
+def test_the_kubeconfig_context_is_chosen_by_the_operator_not_the_spec(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = _data(spec__cluster={"context": "prod-admin"})
+    assert _messages(data)[0].startswith("the kubeconfig context is the operator's choice")
+    allowed = policy.Policy(allowed_contexts=frozenset({"prod-admin"}))
+    assert _messages(data, allowed) == []
+    monkeypatch.setenv(policy.ALLOWED_CONTEXTS_ENV, "lab-a,prod-admin")
+    assert semantics.check(Residency.model_validate(data)) == []
+
+
+@pytest.mark.parametrize(
+    ("namespace", "ok"),
+    [("argocd", True), ("openshift-gitops", True), ("kube-system", False), ("other-dev", False)],
+)
+def test_the_argo_cd_instance_is_one_the_operator_allows(namespace: str, ok: bool) -> None:
+    data = _data(spec__tooling={"argocdNamespace": namespace})
+    assert (_messages(data) == []) is ok
+
+
+def test_an_operator_may_name_its_own_argo_cd_namespaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(policy.ARGOCD_NAMESPACES_ENV, "gitops-prod")
+    rules = policy.Policy.from_environment()
+    assert rules.argocd_namespaces == {"gitops-prod"}
+    assert _messages(_data(spec__tooling={"argocdNamespace": "argocd"}), rules) != []
+    assert _messages(_data(spec__tooling={"argocdNamespace": "gitops-prod"}), rules) == []
+
+
+def test_created_groups_are_named_for_the_residency() -> None:
+    team = {"createGroups": True, "groups": [{"name": "cluster-admins", "users": ["mallory"]}]}
+    assert len(_messages(_data(spec__team=team))) == 1
+    team["groups"][0]["name"] = "payments-cluster-admins"
+    assert _messages(_data(spec__team=team)) == []
+    # Binding an existing identity-provider group by any name stays possible.
+    assert _messages(_data(spec__team={"groups": [{"name": "cluster-admins"}]})) == []
+
+
+def test_an_operator_may_reserve_more_namespaces_and_prefixes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = _data(metadata__name="team", spec__stages=[{"name": "ci-cd"}, {"name": "monitor"}])
+    assert _messages(data) == []
+    monkeypatch.setenv(policy.RESERVED_NAMESPACES_ENV, "team-monitor")
+    assert len(semantics.check(Residency.model_validate(data))) == 1
+    monkeypatch.setenv(policy.RESERVED_NAMESPACES_ENV, "other, team-*")
+    assert len(semantics.check(Residency.model_validate(data))) == 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://kubernetes.default.svc/api",
+        "https://argocd-repo-server.argocd.svc.cluster.local/x",
+        "https://localhost:8081/",
+        "https://127.0.0.1/x",
+        "https://169.254.169.254/latest/meta-data",
+        "https://metadata.google.internal/x",
+        "git@localhost:x/y.git",
+    ],
+)
+def test_repository_urls_may_not_name_hosts_inside_the_cluster_or_the_machine(url: str) -> None:
+    with pytest.raises(ValidationError, match="inside the cluster"):
+        Residency.model_validate(_data(spec__pipelines={"gitUrl": url}))

@@ -15,19 +15,29 @@ from ansible_collections.labsctl.residency.plugins.module_utils.secret_sources i
 )
 
 SECRET_FROM = "labsctl.dev/secret-from"
+RESIDENCY_LABEL = "labsctl.dev/residency"
 
 
 def secret_values(refs, objects, secrets_dir=None):
     """{name: value} for the references the objects name; errors never include a value.
 
-    Files are read only inside `secrets_dir` (default: the LABSCTL_SECRETS_DIR environment
-    variable); variables holding the credentials of the tools themselves are refused.
+    The residency is the one whose ownership label the objects carry. Files are read only inside
+    its subdirectory of `secrets_dir` (default: the LABSCTL_SECRETS_DIR environment variable);
+    variables must be named for it and never hold the credentials of the tools themselves.
     """
     needed = {
         (obj.get("metadata", {}).get("annotations") or {}).get(SECRET_FROM) for obj in objects or []
     } - {None}
     by_name = {ref["name"]: ref for ref in refs or []}
     directory = secrets_dir or os.environ.get(SECRETS_DIR_ENV)
+    residencies = {
+        (obj.get("metadata", {}).get("labels") or {}).get(RESIDENCY_LABEL) for obj in objects or []
+    }
+    if needed and (len(residencies) != 1 or None in residencies):
+        raise AnsibleFilterError(
+            f"objects needing secrets must all carry one residency's {RESIDENCY_LABEL} label"
+        )
+    residency = next(iter(residencies), None)
     values = {}
     for name in sorted(needed):
         ref = by_name.get(name)
@@ -35,9 +45,9 @@ def secret_values(refs, objects, secrets_dir=None):
             raise AnsibleFilterError(f"secret {name!r} is not listed in spec.secrets")
         try:
             if ref.get("env"):
-                values[name] = read_env(str(ref["env"]))
+                values[name] = read_env(str(ref["env"]), residency)
             else:
-                values[name] = read_file(str(ref["file"]), directory)
+                values[name] = read_file(str(ref["file"]), directory, residency)
         except SecretSourceError as exc:
             raise AnsibleFilterError(f"secret {name!r}: {exc}") from None
     return values

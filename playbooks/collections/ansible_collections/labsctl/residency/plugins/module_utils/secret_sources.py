@@ -7,11 +7,13 @@ never name the bootstrapper's own credentials. Both paths use this module: the `
 filter (the roles, also under plain `ansible-playbook`) and `labsctl validate`. It needs nothing
 but the standard library.
 
-- An environment variable may not be one of the credentials of labsctl, Ansible, Kubernetes
+- An environment variable is named for the residency (`PAYMENTS_GIT_TOKEN` for residency
+  `payments`: the residency's name in capitals, `-` as `_`, then `_`), so that one residency
+  cannot read another's, and is never one of the credentials of labsctl, Ansible, Kubernetes
   clients, cloud CLIs used by kubeconfig exec plugins, or CI systems (`env_refusal`).
-- A file is a relative path inside the secrets directory the operator names with
-  `LABSCTL_SECRETS_DIR` (or `--secrets-dir`); symbolic links are resolved and may not leave it
-  (`resolve_file`).
+- A file is a relative path inside the residency's own subdirectory of the secrets directory the
+  operator names with `LABSCTL_SECRETS_DIR` (or `--secrets-dir`): `<dir>/<residency>/<path>`;
+  symbolic links are resolved and may not leave it (`resolve_file`).
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ FORBIDDEN_ENV_PREFIXES = (
     "AWS_", "AZURE_", "ARM_", "GOOGLE_", "GCP_", "CLOUDSDK_", "OCI_", "IBMCLOUD_",
     "VAULT_", "GITHUB_", "ACTIONS_", "RUNNER_", "GITLAB_", "CI_", "BUILDKITE_", "JENKINS_",
     "TEKTON_", "ARGOCD_", "SSH_", "GPG_", "DOCKER_", "REGISTRY_", "PYTHON", "LD_",
+    "AAD_", "DIGITALOCEAN_", "OS_", "SYSTEM_", "BITBUCKET_", "TELEPORT_", "HELM_", "OC_",
+    "OPENSHIFT_", "NETRC", "GIT_",
 )  # fmt: skip
 FORBIDDEN_ENV_NAMES = (
-    "HOME", "PATH", "USER", "LOGNAME", "SHELL", "PWD", "TMPDIR", "HOSTNAME", "OC_TOKEN",
-    "OPENSHIFT_TOKEN", "NETRC", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+    "HOME", "PATH", "USER", "LOGNAME", "SHELL", "PWD", "TMPDIR", "HOSTNAME", "NETRC", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
     "http_proxy", "https_proxy", "no_proxy",
 )  # fmt: skip
 _RELATIVE_FILE = re.compile(r"^(?!/)(?!~)[A-Za-z0-9._@+=-]+(/[A-Za-z0-9._@+=-]+)*$")
@@ -42,8 +45,13 @@ class SecretSourceError(Exception):
     """A secret reference that may not be read; the message never holds a value."""
 
 
-def env_refusal(name):
-    """Why the environment variable `name` may not be a secret source, or None."""
+def env_prefix(residency):
+    """`PAYMENTS_` for residency `payments`: how its secret variables are named."""
+    return residency.upper().replace("-", "_") + "_"
+
+
+def env_refusal(name, residency):
+    """Why the environment variable `name` may not be a secret source of `residency`, or None."""
     upper = name.upper()
     if name in FORBIDDEN_ENV_NAMES or upper in FORBIDDEN_ENV_NAMES:
         return f"{name} is a setting of the machine or of the tools that apply residencies"
@@ -53,6 +61,9 @@ def env_refusal(name):
                 f"variables starting with {prefix} hold the credentials or settings of the tools "
                 "that apply residencies"
             )
+    prefix = env_prefix(residency)
+    if not name.startswith(prefix) or name == prefix:
+        return f"a residency's variables are named for it: {prefix}<NAME>"
     return None
 
 
@@ -65,8 +76,9 @@ def file_refusal(path):
     return None
 
 
-def resolve_file(path, secrets_dir):
-    """The real path of secret file `path` inside `secrets_dir`; raises SecretSourceError."""
+def resolve_file(path, secrets_dir, residency):
+    """The real path of secret file `path` in the residency's subdirectory of `secrets_dir`;
+    raises SecretSourceError."""
     refusal = file_refusal(path)
     if refusal:
         raise SecretSourceError(refusal)
@@ -75,18 +87,20 @@ def resolve_file(path, secrets_dir):
             f"no secrets directory is set: the operator names it with {SECRETS_DIR_ENV} "
             "(or labsctl's --secrets-dir)"
         )
-    base = os.path.realpath(secrets_dir)
-    if not os.path.isdir(base):
+    if not os.path.isdir(secrets_dir):
         raise SecretSourceError(f"the secrets directory {secrets_dir} is not a directory")
+    base = os.path.realpath(os.path.join(secrets_dir, residency))
     real = os.path.realpath(os.path.join(base, path))
     if os.path.commonpath([base, real]) != base:
-        raise SecretSourceError(f"{path} resolves outside the secrets directory")
+        raise SecretSourceError(
+            f"{path} resolves outside the residency's secrets directory ({residency}/)"
+        )
     return real
 
 
-def read_file(path, secrets_dir):
-    """The stripped text of secret file `path` inside `secrets_dir`."""
-    real = resolve_file(path, secrets_dir)
+def read_file(path, secrets_dir, residency):
+    """The stripped text of secret file `path` of `residency` inside `secrets_dir`."""
+    real = resolve_file(path, secrets_dir, residency)
     try:
         fd = os.open(
             real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -107,9 +121,9 @@ def read_file(path, secrets_dir):
         raise SecretSourceError(f"{path} is not UTF-8 text") from None
 
 
-def read_env(name, environ=None):
-    """The value of environment variable `name`, refusing the forbidden ones."""
-    refusal = env_refusal(name)
+def read_env(name, residency, environ=None):
+    """The value of environment variable `name` for `residency`, refusing forbidden ones."""
+    refusal = env_refusal(name, residency)
     if refusal:
         raise SecretSourceError(f"environment variable {name} may not be used: {refusal}")
     value = (os.environ if environ is None else environ).get(name)
