@@ -311,7 +311,8 @@ class Team(SpecModel):
     groups: list[TeamGroup] = Field(default=[])
     """Identity-provider groups, each bound to a role in every stage."""
     create_groups: bool = False
-    """Create the groups as OpenShift `user.openshift.io/v1` Group objects (OpenShift only)."""
+    """Create the groups as OpenShift `user.openshift.io/v1` Group objects (OpenShift only);
+    their names must then start with `<residency>-`."""
 
 
 class LimitDefaults(SpecModel):
@@ -418,7 +419,8 @@ class Application(SpecModel):
 
 class Tooling(SpecModel):
     argocd_namespace: Name = "argocd"
-    """Namespace where Argo CD runs and where the AppProject and Applications are created."""
+    """Namespace where Argo CD runs and where the AppProject and Applications are created; one
+    the operator allows in `LABSCTL_ARGOCD_NAMESPACES` (default `argocd`, `openshift-gitops`)."""
     tools: list[Tool] = Field(default=[])
     """Tools from the catalogue."""
     applications: list[Application] = Field(default=[])
@@ -429,16 +431,19 @@ class Cluster(SpecModel):
     flavour: FlavourName = Flavour.AUTO
     """`auto` discovers OpenShift through its APIs; set it to insist on one."""
     context: Text | None = None
-    """kubeconfig context for this residency (lets one inventory span several clusters)."""
+    """kubeconfig context for this residency (lets one inventory span several clusters); only
+    one the operator allows in `LABSCTL_ALLOWED_CONTEXTS`."""
 
 
 class SecretRef(SpecModel):
     name: Name
     """Name other fields use to refer to this secret."""
     env: EnvName | None = None
-    """Environment variable holding the value when labsctl runs."""
+    """Environment variable holding the value when labsctl runs, named for the residency:
+    `PAYMENTS_GIT_TOKEN` for residency `payments`."""
     file: FileRef | None = None
-    """File holding the value when labsctl runs."""
+    """File holding the value when labsctl runs: a relative path in the residency's directory
+    of the operator's secrets directory (`--secrets-dir`, `LABSCTL_SECRETS_DIR`)."""
     description: Text | None = None
 
 
