@@ -19,6 +19,11 @@ description:
     does not exist yet (because this run would create it) is reported as C(created) without a
     request, instead of failing.
   - With C(--diff), shows the object before and after for created and changed objects.
+  - Never takes over an object it did not create. An object that does not exist is created with
+    a create request, so an object someone else creates at the same moment makes the task fail
+    (reason C(NotOwned)) instead of being overwritten; an existing object is changed only when it
+    carries the ownership labels, with its C(resourceVersion) as a precondition, so a change made
+    between the read and the write (such as removing the labels) is seen, not overwritten.
 version_added: "0.1.0"
 author: The labsctl authors
 extends_documentation_fragment:
@@ -225,29 +230,103 @@ def _check_owned(obj, existing, keys):
         )
 
 
+ATTEMPTS = 3  # reads and writes of one object when others change it in between
+
+
+def _query(params, check_mode, apply):
+    query = [("fieldManager", params["field_manager"])]
+    if apply:
+        query.append(("force", "true" if params["force_conflicts"] else "false"))
+    # A field the schema does not know is an error, not a warning the server drops.
+    query.append(("fieldValidation", "Strict"))
+    if check_mode:
+        query.append(("dryRun", "All"))
+    return query
+
+
+def _server_side_apply(cluster, path, obj, params, check_mode, resource_version):
+    """Apply `obj`, on the condition that the object is still at `resource_version`."""
+    body = json.loads(json.dumps(obj))
+    body["metadata"]["resourceVersion"] = resource_version
+    return cluster.request(
+        "PATCH",
+        path,
+        body=body,
+        query=_query(params, check_mode, apply=True),
+        content_type="application/apply-patch+yaml",
+    )
+
+
+def _create(cluster, path, obj, params, check_mode):
+    """Create `obj`; it must not exist. The result is managed as if it had been applied."""
+    try:
+        created = cluster.request(
+            "POST", path.rsplit("/", 1)[0], body=obj, query=_query(params, check_mode, False)
+        )
+    except ClientError as exc:
+        if exc.status == 409:
+            raise NotOwnedError(
+                "was created by someone else while labsctl was creating it; labsctl never takes "
+                "over an object it did not create: rename or remove it"
+            ) from exc
+        raise
+    if check_mode:
+        return created
+    # The create is recorded as an Update by our field manager; apply once, then drop that
+    # record, so that the object is owned exactly as an applied one (fields left out of a later
+    # apply are removed, and a re-run is a no-op).
+    applied = _server_side_apply(
+        cluster, path, obj, params, False, created["metadata"]["resourceVersion"]
+    )
+    fields = applied["metadata"].get("managedFields") or []
+    kept = [
+        entry
+        for entry in fields
+        if not (
+            entry.get("manager") == params["field_manager"] and entry.get("operation") == "Update"
+        )
+    ]
+    if len(kept) == len(fields) or not kept:
+        return applied
+    return cluster.request(
+        "PATCH",
+        path,
+        body=[
+            {
+                "op": "test",
+                "path": "/metadata/resourceVersion",
+                "value": applied["metadata"]["resourceVersion"],
+            },
+            {"op": "replace", "path": "/metadata/managedFields", "value": kept},
+        ],
+        content_type="application/json-patch+json",
+    )
+
+
 def apply_one(cluster, obj, params, check_mode):
     path = cluster.path(obj)
     namespace = obj["metadata"].get("namespace")
-    pending_namespace = check_mode and namespace and not cluster.namespace_exists(namespace)
-    before = None if pending_namespace else cluster.get(path)
-    if pending_namespace:
+    if check_mode and namespace and not cluster.namespace_exists(namespace):
         return "created", None, obj
-    if before is not None:
-        _check_owned(obj, before, params["ownership_labels"])
-        if (obj["metadata"].get("annotations") or {}).get(LIFECYCLE) == "create-only":
-            return "unchanged", before, before  # created once, never overwritten
-    obj = _with_secret(obj, params["secret_values"])
-    query = [
-        ("fieldManager", params["field_manager"]),
-        ("force", "true" if params["force_conflicts"] else "false"),
-        # A field the schema does not know is an error, not a warning the server drops.
-        ("fieldValidation", "Strict"),
-    ]
-    if check_mode:
-        query.append(("dryRun", "All"))
-    after = cluster.request(
-        "PATCH", path, body=obj, query=query, content_type="application/apply-patch+yaml"
-    )
+    for attempt in range(1, ATTEMPTS + 1):
+        before = cluster.get(path)
+        if before is not None:
+            _check_owned(obj, before, params["ownership_labels"])
+            if (obj["metadata"].get("annotations") or {}).get(LIFECYCLE) == "create-only":
+                return "unchanged", before, before  # created once, never overwritten
+        filled = _with_secret(obj, params["secret_values"])
+        try:
+            if before is None:
+                after = _create(cluster, path, filled, params, check_mode)
+            else:
+                after = _server_side_apply(
+                    cluster, path, filled, params, check_mode, before["metadata"]["resourceVersion"]
+                )
+            break
+        except ClientError as exc:
+            # Changed since we read it: read again, and check again that it is still ours.
+            if exc.status != 409 or before is None or attempt == ATTEMPTS:
+                raise
     if before is None:
         action = "created"
     elif check_mode:
