@@ -25,8 +25,9 @@ from typing import Any
 from labsctl import naming, prune
 from labsctl.cluster import Cluster
 from labsctl.errors import UsageError
-from labsctl.files import check_output, dump_yaml, write_tree
+from labsctl.files import check_output, write_tree
 from labsctl.validation import check_flag
+from labsctl.yamldump import dump_yaml
 
 SERVER_METADATA = (
     "uid",

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from labsctl import naming
-from labsctl.files import dump_yaml
 from labsctl.render import Rendering
+from labsctl.yamldump import dump_yaml
 
 GROUP = "residencies"
 INVENTORY_FORMAT = 1

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from labsctl.files import dump_documents
 from labsctl.render import CONDITIONS, ROLES, Rendering
+from labsctl.yamldump import dump_documents
 
 CONDITION_NOTES = {
     "openshift": "Apply only where the cluster serves the user.openshift.io/v1 API (OpenShift).",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from labsctl.cli.options import verbose
-from labsctl.files import dump_documents
 from labsctl.output import emit_data
 from labsctl.rbac import manifests, subject
+from labsctl.yamldump import dump_documents
 
 
 @click.command("rbac")

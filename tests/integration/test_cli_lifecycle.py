@@ -106,22 +106,29 @@ def test_removing_a_stage_prunes_its_namespace_and_nothing_else(
         ("changed", "Task", "deploy-manifests"),  # deploy target enum
         ("changed", "RoleBinding", "image-pullers"),  # pulling from ci-cd
     }
+    core = client.CoreV1Api(k8s)
+    stale = f"{residency_name}-test"
+
     kept = labsctl("apply", str(spec), "--no-prune", "-o", "json", kubeconfig=admin_kubeconfig)
+    assert kept.returncode == 0, kept.stderr
     assert json.loads(kept.stdout)["residencies"][0]["counts"]["pruned"] == 0
+    # The namespace the spec no longer asks for is still there, untouched.
+    survivor = core.read_namespace(stale)
+    assert survivor.metadata.deletion_timestamp is None
+    assert survivor.status.phase == "Active"
 
     pruned = _json(
         labsctl("apply", str(spec), "-o", "json", kubeconfig=admin_kubeconfig),
         "apply-result.schema.json",
     )
     assert pruned["residencies"][0]["counts"]["pruned"] == 1
-    core = client.CoreV1Api(k8s)
     remaining = {
         n.metadata.name: n.status.phase
         for n in core.list_namespace(label_selector=naming.owner_selector(residency_name)).items
     }
     assert remaining.get(f"{residency_name}-ci-cd") == "Active"
     assert remaining.get(f"{residency_name}-dev") == "Active"
-    assert remaining.get(f"{residency_name}-test") in (None, "Terminating")
+    assert remaining.get(stale) in (None, "Terminating")
 
 
 def _hold_lock(k8s: client.ApiClient, residency: str, holder: str, renewed: dt.datetime) -> None:

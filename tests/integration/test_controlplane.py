@@ -45,30 +45,40 @@ def test_deleted_namespace_with_a_configmap_really_disappears(k8s: client.ApiCli
 def test_resourcequota_gets_hard_and_used_status(k8s: client.ApiClient) -> None:
     core = client.CoreV1Api(k8s)
     name = _namespace(core)
+    hard = {"configmaps": "10", "pods": "5"}
     try:
         core.create_namespaced_resource_quota(
             name,
             client.V1ResourceQuota(
-                metadata=client.V1ObjectMeta(name="q"),
-                spec=client.V1ResourceQuotaSpec(hard={"configmaps": "10", "pods": "5"}),
+                metadata=client.V1ObjectMeta(name="q"), spec=client.V1ResourceQuotaSpec(hard=hard)
             ),
         )
+
+        def used_configmaps() -> int:
+            status = core.read_namespaced_resource_quota("q", name).status
+            return int(((status.used or {}) if status else {}).get("configmaps", "-1"))
+
+        def config_maps() -> list[str]:
+            return [c.metadata.name for c in core.list_namespaced_config_map(name).items]
+
+        # Kubernetes puts kube-root-ca.crt in every namespace: wait for it and for the controller
+        # to count it, so that the baseline does not move under the assertion below.
+        assert wait_for(lambda: "kube-root-ca.crt" in config_maps(), timeout=60)
+        assert wait_for(lambda: used_configmaps() == len(config_maps()), timeout=60)
+        baseline = used_configmaps()
 
         core.create_namespaced_config_map(
             name, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="counted"))
         )
 
-        def counts_the_config_map() -> bool:
-            # The controller recounts asynchronously: wait for the state we assert below.
-            status = core.read_namespaced_resource_quota("q", name).status
-            used = (status.used or {}) if status else {}
-            return int(used.get("configmaps", "0")) >= 1
-
-        assert wait_for(counts_the_config_map, timeout=60)
+        # The controller recounts asynchronously: our ConfigMap, and only it, adds one.
+        assert wait_for(lambda: used_configmaps() == baseline + 1, timeout=60), (
+            f"used configmaps stayed {used_configmaps()}, expected {baseline + 1}"
+        )
         status = core.read_namespaced_resource_quota("q", name).status
-        assert status.hard == {"configmaps": "10", "pods": "5"}
-        # The quota controller really looks at the namespace: our ConfigMap is counted.
-        assert int(status.used["configmaps"]) >= 1
+        assert status.hard == hard
+        assert sorted(config_maps()) == sorted(["kube-root-ca.crt", "counted"])
+        assert int(status.used["configmaps"]) == 2
     finally:
         core.delete_namespace(name)
 

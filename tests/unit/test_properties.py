@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from labsctl import render, semantics
-from labsctl.files import dump_yaml
 from labsctl.inventory import inventory_files
 from labsctl.spec import Residency
+from labsctl.yamldump import dump_yaml
 
 EXAMPLE = yaml.safe_load(
     (Path(__file__).resolve().parents[2] / "examples" / "openshift-platform.yaml").read_text()

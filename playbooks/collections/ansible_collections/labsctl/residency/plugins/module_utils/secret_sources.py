@@ -35,8 +35,8 @@ FORBIDDEN_ENV_PREFIXES = (
     "OPENSHIFT_", "NETRC", "GIT_",
 )  # fmt: skip
 FORBIDDEN_ENV_NAMES = (
-    "HOME", "PATH", "USER", "LOGNAME", "SHELL", "PWD", "TMPDIR", "HOSTNAME", "NETRC", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-    "http_proxy", "https_proxy", "no_proxy",
+    "HOME", "PATH", "USER", "LOGNAME", "SHELL", "PWD", "TMPDIR", "HOSTNAME", "NETRC",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
 )  # fmt: skip
 _RELATIVE_FILE = re.compile(r"^(?!/)(?!~)[A-Za-z0-9._@+=-]+(/[A-Za-z0-9._@+=-]+)*$")
 
