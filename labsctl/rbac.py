@@ -7,8 +7,10 @@ Derived from what labsctl touches, nothing more:
   new namespaces;
 - `bind` on exactly the ClusterRoles the RoleBindings reference (admin, edit, view,
   system:image-puller), so RBAC's escalation check passes without holding those rights;
-- `list` on the kinds that hold a team's workloads, so teardown can refuse to delete a
-  namespace that holds something labsctl did not create;
+- `list` on every kind, so teardown can refuse to delete a namespace that holds something
+  labsctl did not create, whatever its kind (a Role, an HPA, a custom resource); a kind it may
+  not list makes teardown refuse rather than delete blind. Kubernetes RBAC cannot limit this to
+  the residencies' namespaces; it reads nothing `bind` on `admin` would not give anyway;
 - Leases in `labsctl-system` only, for the per-residency lock.
 
 Note: `bind` on `admin` lets the identity grant admin in any namespace, itself included; keep the
@@ -34,25 +36,6 @@ MANAGED: list[tuple[str, list[str]]] = [
     ("tekton.dev", ["tasks", "pipelines"]),
     ("triggers.tekton.dev", ["triggertemplates", "triggerbindings"]),
     ("argoproj.io", ["applications", "appprojects"]),
-]
-# What teardown lists to find objects labsctl did not create in a residency's namespaces.
-WORKLOADS: list[tuple[str, list[str]]] = [
-    (
-        "",
-        [
-            "pods",
-            "services",
-            "configmaps",
-            "persistentvolumeclaims",
-            "replicationcontrollers",
-        ],
-    ),
-    ("apps", ["deployments", "statefulsets", "daemonsets", "replicasets"]),
-    ("batch", ["jobs", "cronjobs"]),
-    ("networking.k8s.io", ["ingresses"]),
-    ("route.openshift.io", ["routes"]),
-    ("tekton.dev", ["pipelineruns", "taskruns"]),
-    ("triggers.tekton.dev", ["eventlisteners"]),
 ]
 
 
@@ -88,10 +71,8 @@ def manifests(who: dict[str, str]) -> list[dict[str, Any]]:
             "resourceNames": BOUND_CLUSTER_ROLES,
         }
     )
-    rules += [
-        {"apiGroups": [group], "resources": resources, "verbs": ["list"]}
-        for group, resources in WORKLOADS
-    ]
+    # Teardown's scan for objects labsctl did not create: every kind, custom ones included.
+    rules.append({"apiGroups": ["*"], "resources": ["*"], "verbs": ["list"]})
     metadata = {"name": NAME, "labels": _labels()}
     return [
         {

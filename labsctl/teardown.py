@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import urllib3
+from kubernetes.client.rest import ApiException
 from kubernetes.dynamic.resource import ResourceList
 
 from labsctl import naming, prune
@@ -36,6 +38,9 @@ class TeardownPlan:
     residency: str
     objects: list[prune.ObjectRef]
     unowned: list[str] = field(default_factory=list)
+    # Kinds the scan was not allowed to list in a namespace it would delete: it cannot tell
+    # whether they hold someone else's objects.
+    blind: list[str] = field(default_factory=list)
 
     @property
     def namespaces(self) -> list[str]:
@@ -46,6 +51,7 @@ class TeardownPlan:
             "residency": self.residency,
             "objects": [o.as_dict() for o in self.objects],
             "unowned": self.unowned,
+            "blind": self.blind,
         }
 
 
@@ -73,8 +79,8 @@ def plan(cluster: Cluster, residency: str) -> TeardownPlan:
     order = {kind: index for index, (_, kind) in enumerate(prune.MANAGED_KINDS)}
     objects = sorted(owned, key=lambda o: (-order.get(o.kind, 0), o.namespace or "", o.name))
     ours = {(o.kind, o.namespace, o.name) for o in owned}
-    unowned = _unowned(cluster, residency, sorted(namespaces), ours)
-    return TeardownPlan(residency, objects, unowned)
+    unowned, blind = _unowned(cluster, residency, sorted(namespaces), ours)
+    return TeardownPlan(residency, objects, unowned, blind)
 
 
 def _namespaced_kinds(cluster: Cluster) -> list[Any]:
@@ -101,18 +107,25 @@ def _namespaced_kinds(cluster: Cluster) -> list[Any]:
 
 def _unowned(
     cluster: Cluster, residency: str, namespaces: list[str], ours: set[tuple[str, str | None, str]]
-) -> list[str]:
-    """Top-level objects in `namespaces` that labsctl did not create (someone's app)."""
+) -> tuple[list[str], list[str]]:
+    """Top-level objects in `namespaces` that labsctl did not create (someone's app), and the
+    kinds it was forbidden to list there (`list <resource>.<group> in <namespace>`)."""
     if not namespaces:
-        return []
-    found = []
+        return [], []
+    found: list[str] = []
+    blind: list[str] = []
     for resource in _namespaced_kinds(cluster):
         for namespace in namespaces:
             try:
+                items = resource.get(namespace=namespace).to_dict().get("items", [])
+            except ApiException as exc:
+                if exc.status in (401, 403):
+                    group = f".{resource.group}" if resource.group else ""
+                    blind.append(f"list {resource.name}{group} in {namespace}")
+                continue  # 404, 503: an aggregated API that is down serves no objects
+            except (urllib3.exceptions.HTTPError, OSError):
                 with cluster.calls(f"listing {resource.kind} in {namespace}"):
-                    items = resource.get(namespace=namespace).to_dict().get("items", [])
-            except ClusterError:
-                continue  # kinds we may not list (aggregated APIs, metrics) hold no workloads
+                    raise  # unreachable: reported as such, like every other request
             for item in items:
                 metadata = item.get("metadata", {})
                 name = metadata.get("name", "")
@@ -128,7 +141,7 @@ def _unowned(
                 ):
                     continue  # ours, Kubernetes' own, or part of something listed on its own
                 found.append(f"{resource.kind} {namespace}/{name}")
-    return sorted(found)
+    return sorted(found), sorted(blind)
 
 
 def execute(
@@ -143,6 +156,14 @@ def execute(
 ) -> TeardownResult:
     started = time.monotonic()
     say = on_progress or (lambda _message: None)
+    if teardown_plan.blind and not force:
+        raise ClusterError(
+            f"residency {teardown_plan.residency}: teardown may not see everything in the "
+            f"namespaces it would delete (forbidden: {', '.join(teardown_plan.blind)}), so it "
+            "cannot tell whether they hold objects labsctl did not create; nothing was deleted",
+            hint="grant what `labsctl rbac` prints (it lists every kind), or use --force to "
+            "delete without seeing them",
+        )
     if teardown_plan.unowned and not force:
         raise ConflictError(
             f"residency {teardown_plan.residency}: its namespaces hold objects labsctl did not "

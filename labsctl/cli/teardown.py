@@ -90,6 +90,8 @@ def command(
             )
             for line in item.unowned:
                 stdout.print(f"  not created by labsctl: {line}", markup=False)
+            for line in item.blind:
+                stdout.print(f"  cannot see (forbidden): {line}", markup=False)
     if dry_run or not plans:
         if output_format != "table":
             emit_data({"dryRun": True, "residencies": [p.as_dict() for p in plans]}, output_format)  # type: ignore[arg-type]

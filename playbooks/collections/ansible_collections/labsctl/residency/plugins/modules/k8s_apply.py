@@ -25,7 +25,10 @@ description:
     carries the ownership labels, with its C(resourceVersion) as a precondition, so a change made
     between the read and the write (such as removing the labels) is seen, not overwritten.
 version_added: "0.1.0"
-author: The labsctl authors
+author: The labsctl authors (@labsctl)
+requirements:
+  - urllib3
+  - PyYAML
 extends_documentation_fragment:
   - labsctl.residency.cluster
 options:
@@ -98,7 +101,7 @@ results:
     set: {description: Name of the set., type: str}
     apiVersion: {description: API version., type: str}
     kind: {description: Kind., type: str}
-    namespace: {description: Namespace, or null for cluster-scoped objects., type: str}
+    namespace: {description: "Namespace, or null for cluster-scoped objects.", type: str}
     name: {description: Name., type: str}
     action: {description: "C(created), C(changed) or C(unchanged).", type: str}
     phase:
@@ -113,7 +116,11 @@ counts:
 import json
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.labsctl.residency.plugins.module_utils.client import ClientError, connect
+from ansible_collections.labsctl.residency.plugins.module_utils.client import (
+    ClientError,
+    connect,
+    require_libraries,
+)
 
 SECRET_FROM = "labsctl.dev/secret-from"
 LIFECYCLE = "labsctl.dev/lifecycle"
@@ -260,7 +267,7 @@ def _server_side_apply(cluster, path, obj, params, check_mode, resource_version)
 def _create(cluster, path, obj, params, check_mode):
     """Create `obj`; it must not exist. The result is managed as if it had been applied."""
     try:
-        created = cluster.request(
+        current = cluster.request(
             "POST", path.rsplit("/", 1)[0], body=obj, query=_query(params, check_mode, False)
         )
     except ClientError as exc:
@@ -271,36 +278,59 @@ def _create(cluster, path, obj, params, check_mode):
             ) from exc
         raise
     if check_mode:
-        return created
+        return current
     # The create is recorded as an Update by our field manager; apply once, then drop that
     # record, so that the object is owned exactly as an applied one (fields left out of a later
-    # apply are removed, and a re-run is a no-op).
-    applied = _server_side_apply(
-        cluster, path, obj, params, False, created["metadata"]["resourceVersion"]
-    )
-    fields = applied["metadata"].get("managedFields") or []
-    kept = [
-        entry
-        for entry in fields
-        if not (
-            entry.get("manager") == params["field_manager"] and entry.get("operation") == "Update"
+    # apply are removed, and a re-run is a no-op). Controllers may write to it meanwhile (a
+    # quota's status): read again, and check again that it is still ours.
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            current = _server_side_apply(
+                cluster, path, obj, params, False, current["metadata"]["resourceVersion"]
+            )
+            break
+        except ClientError as exc:
+            if exc.status != 409 or attempt == ATTEMPTS:
+                raise
+            current = cluster.get(path)
+            if current is None:
+                raise ApplyError(
+                    "was deleted by someone else right after labsctl created it"
+                ) from exc
+            _check_owned(obj, current, params["ownership_labels"])
+    return _drop_create_record(cluster, path, current, params["field_manager"])
+
+
+def _drop_create_record(cluster, path, obj, manager):
+    for attempt in range(1, ATTEMPTS + 1):
+        fields = obj["metadata"].get("managedFields") or []
+        index = next(
+            (
+                i
+                for i, entry in enumerate(fields)
+                if entry.get("manager") == manager and entry.get("operation") == "Update"
+            ),
+            None,
         )
-    ]
-    if len(kept) == len(fields) or not kept:
-        return applied
-    return cluster.request(
-        "PATCH",
-        path,
-        body=[
-            {
-                "op": "test",
-                "path": "/metadata/resourceVersion",
-                "value": applied["metadata"]["resourceVersion"],
-            },
-            {"op": "replace", "path": "/metadata/managedFields", "value": kept},
-        ],
-        content_type="application/json-patch+json",
-    )
+        if index is None:
+            return obj
+        where = f"/metadata/managedFields/{index}"
+        try:
+            return cluster.request(
+                "PATCH",
+                path,
+                body=[
+                    {"op": "test", "path": f"{where}/manager", "value": manager},
+                    {"op": "test", "path": f"{where}/operation", "value": "Update"},
+                    {"op": "remove", "path": where},
+                ],
+                content_type="application/json-patch+json",
+            )
+        except ClientError:
+            if attempt == ATTEMPTS:
+                raise
+            obj = cluster.get(path) or obj
+    return obj
 
 
 def apply_one(cluster, obj, params, check_mode):
@@ -423,6 +453,7 @@ def main():
         },
         supports_check_mode=True,
     )
+    require_libraries(module)
     run(module)
 
 
