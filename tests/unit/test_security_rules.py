@@ -445,3 +445,12 @@ def test_an_operator_may_reserve_more_namespaces_and_prefixes(
 def test_repository_urls_may_not_name_hosts_inside_the_cluster_or_the_machine(url: str) -> None:
     with pytest.raises(ValidationError, match="inside the cluster"):
         Residency.model_validate(_data(spec__pipelines={"gitUrl": url}))
+
+
+@pytest.mark.parametrize("residency", ["..", "a/b", "", "."])
+def test_secret_files_need_a_plain_residency_name(tmp_path: Path, residency: str) -> None:
+    """A hand-written inventory whose objects carry a residency label like `..` cannot point
+    the secrets path outside the secrets directory."""
+    rules = secretsources.rules()
+    with pytest.raises(rules.SecretSourceError, match="not a residency name"):
+        rules.resolve_file("token", str(tmp_path), residency)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 
 def describe_object(result):
-    """'would create RoleBinding ns/name' for one k8s_apply result entry."""
+    """'missing: RoleBinding ns/name' (or 'differs: ...', 'unchanged: ...') for one k8s_apply
+    result entry."""
     where = f"{result['namespace']}/" if result.get("namespace") else ""
     verb = {"created": "missing", "changed": "differs"}.get(result.get("action"), "unchanged")
     return f"{verb}: {result['kind']} {where}{result['name']}"

@@ -16,12 +16,35 @@ import os
 import ssl
 import subprocess
 import tempfile
+import traceback
 from urllib.parse import urlencode
 
-import urllib3
-import yaml
+from ansible.module_utils.basic import missing_required_lib
+
+try:
+    import urllib3
+except ImportError:
+    urllib3 = None
+    URLLIB3_IMPORT_ERROR = traceback.format_exc()
+else:
+    URLLIB3_IMPORT_ERROR = None
+
+try:
+    import yaml
+except ImportError:
+    yaml = None
+    YAML_IMPORT_ERROR = traceback.format_exc()
+else:
+    YAML_IMPORT_ERROR = None
 
 IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def require_libraries(module):
+    """Fail `module` naming the missing library when urllib3 or PyYAML cannot be imported."""
+    for name, error in (("urllib3", URLLIB3_IMPORT_ERROR), ("PyYAML", YAML_IMPORT_ERROR)):
+        if error:
+            module.fail_json(msg=missing_required_lib(name), exception=error)
 
 
 class ClientError(Exception):
@@ -141,7 +164,7 @@ class Client:
     def _fallback_request(self, method, path, body, query, content_type):
         headers = {"Accept": "application/json", "Content-Type": content_type}
         payload = json.dumps(body) if body is not None else None
-        method, url, headers, payload, _ = self.fallback.param_serialize(
+        method, url, headers, payload, _post_params = self.fallback.param_serialize(
             method=method,
             resource_path=path,
             query_params=query or [],

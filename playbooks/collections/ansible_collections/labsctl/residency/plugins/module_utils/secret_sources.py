@@ -41,6 +41,9 @@ FORBIDDEN_ENV_NAMES = (
 _RELATIVE_FILE = re.compile(r"^(?!/)(?!~)[A-Za-z0-9._@+=-]+(/[A-Za-z0-9._@+=-]+)*$")
 
 
+_RESIDENCY = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
 class SecretSourceError(Exception):
     """A secret reference that may not be read; the message never holds a value."""
 
@@ -87,6 +90,8 @@ def resolve_file(path, secrets_dir, residency):
             f"no secrets directory is set: the operator names it with {SECRETS_DIR_ENV} "
             "(or labsctl's --secrets-dir)"
         )
+    if not _RESIDENCY.match(residency or ""):
+        raise SecretSourceError(f"{residency!r} is not a residency name")
     if not os.path.isdir(secrets_dir):
         raise SecretSourceError(f"the secrets directory {secrets_dir} is not a directory")
     base = os.path.realpath(os.path.join(secrets_dir, residency))

@@ -14,7 +14,10 @@ description:
     of the APIs labsctl can use are served, and whether the given namespaces exist.
   - Read-only; runs in check mode too.
 version_added: "0.1.0"
-author: The labsctl authors
+author: The labsctl authors (@labsctl)
+requirements:
+  - urllib3
+  - PyYAML
 extends_documentation_fragment:
   - labsctl.residency.cluster
 options:
@@ -49,7 +52,11 @@ namespaces:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.labsctl.residency.plugins.module_utils.client import ClientError, connect
+from ansible_collections.labsctl.residency.plugins.module_utils.client import (
+    ClientError,
+    connect,
+    require_libraries,
+)
 
 
 def main():
@@ -61,6 +68,7 @@ def main():
         },
         supports_check_mode=True,
     )
+    require_libraries(module)
     try:
         client = connect(module.params["kubeconfig"], module.params["context"])
         version = client.request("GET", "/version").get("gitVersion", "unknown")
