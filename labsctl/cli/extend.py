@@ -8,10 +8,19 @@ from pathlib import Path
 import click
 
 from labsctl import apply as apply_api
-from labsctl.cli.options import cluster, output, target_from, verbose_level
+from labsctl.cli.options import (
+    cluster,
+    output,
+    secrets_dir,
+    target_from,
+    templates,
+    verbose_level,
+)
 from labsctl.errors import AnsibleRunError
 from labsctl.extend import extend
 from labsctl.output import ProgressReporter, apply_summary, emit_data, note
+from labsctl.render import render
+from labsctl.validation import load_spec
 
 
 @click.command("extend")
@@ -37,6 +46,8 @@ from labsctl.output import ProgressReporter, apply_summary, emit_data, note
     help="Apply the new dates (unfreezes a frozen residency).",
 )
 @cluster
+@templates
+@secrets_dir
 @output("table", "json", "yaml", default="table")
 @verbose_level
 def command(
@@ -47,10 +58,16 @@ def command(
     kubeconfig: str | None,
     context: str | None,
     sandbox: bool,
+    templates: Path | None,
     output_format: str,
     verbose: int,
 ) -> None:
-    """Move the end (and archive) date in SPEC, keeping its comments and layout."""
+    """Move the end (and archive) date in SPEC, keeping its comments and layout.
+
+    Give the same --templates as to apply, or the objects they add are pruned.
+    """
+    if apply_now:
+        render(load_spec(spec), templates)  # a template problem stops us before the file changes
     extension = extend(spec, until.date(), archive.date() if archive else None)
     note(
         f"{spec}: end {extension.old_end} -> {extension.new_end}, "
@@ -61,7 +78,9 @@ def command(
     if apply_now:
         target = target_from(kubeconfig, context, sandbox)
         with ProgressReporter(enabled=output_format == "table") as progress:
-            summary = apply_api.apply([spec], target, verbose=verbose, on_event=progress)
+            summary = apply_api.apply(
+                [spec], target, templates=templates, verbose=verbose, on_event=progress
+            )
         data["apply"] = summary.as_dict()
     if output_format == "table":
         if summary is not None:

@@ -14,6 +14,7 @@ from labsctl.cli.options import (
     secrets_dir,
     specs_argument,
     target_from,
+    templates,
     verbose_level,
 )
 from labsctl.validation import load_specs
@@ -23,6 +24,7 @@ from labsctl.validation import load_specs
 @specs_argument
 @cluster
 @lock_timeout
+@templates
 @secrets_dir
 @output("table", "json", "yaml", default="table")
 @verbose_level
@@ -32,12 +34,14 @@ def command(
     context: str | None,
     sandbox: bool,
     lock_timeout: float,
+    templates: Path | None,
     output_format: str,
     verbose: int,
 ) -> None:
     """Downgrade the team to view and stop the pipeline deploying; tools stay.
 
     `labsctl apply` does the same by itself after the end date; `labsctl extend` undoes it.
+    Give the same --templates as to apply, or the objects they add are pruned.
     """
     load_specs(list(specs))
     target = target_from(kubeconfig, context, sandbox)
@@ -48,5 +52,6 @@ def command(
         failure="freezing failed",
         freeze=True,
         lock_timeout=lock_timeout,
+        templates=templates,
         verbose=verbose,
     )

@@ -18,6 +18,7 @@ from kubernetes import client
 
 from labsctl import naming
 from labsctl.sandbox.build import binaries
+from tests.conftest import wait_for
 from tests.integration.playbooks import REPO, write_spec
 from tests.integration.test_cli_lifecycle import labsctl
 from tests.integration.test_roles import _allowed
@@ -272,55 +273,88 @@ HOLD_CRD = {
 }
 
 
-def test_a_namespace_held_by_a_finalizer_is_reported_with_its_blocker(
-    applied: Path, residency_name: str, admin_kubeconfig: Path, k8s: client.ApiClient
-) -> None:
+def _create_hold(k8s: client.ApiClient, namespace: str, finalizers: list[str]) -> None:
+    """Someone else's custom object `Hold keep` in `namespace`: no labsctl labels at all."""
     extensions = client.ApiextensionsV1Api(k8s)
     try:
         extensions.create_custom_resource_definition(HOLD_CRD)
     except client.ApiException as exc:
         assert exc.status == 409
     custom = client.CustomObjectsApi(k8s)
-    dev = f"{residency_name}-dev"
     for _ in range(50):
         try:
             custom.create_namespaced_custom_object(
                 "test.labsctl.dev",
                 "v1",
-                dev,
+                namespace,
                 "holds",
                 {
                     "apiVersion": "test.labsctl.dev/v1",
                     "kind": "Hold",
-                    "metadata": {
-                        "name": "keep",
-                        "finalizers": ["test.labsctl.dev/hold"],
-                        "labels": {
-                            naming.LABEL_MANAGED_BY: "labsctl",
-                            naming.LABEL_RESIDENCY: residency_name,
-                        },
-                    },
+                    "metadata": {"name": "keep", "finalizers": finalizers},
                 },
             )
-            break
+            return
         except client.ApiException as exc:  # the CRD may not be established yet
             assert exc.status == 404
             time.sleep(0.2)
-    stuck = labsctl(
-        "teardown",
-        residency_name,
-        "--yes",
-        "--no-backup",
-        "--timeout",
-        "6",
-        kubeconfig=admin_kubeconfig,
+    pytest.fail("the Hold CRD was never established")
+
+
+def _release_hold(k8s: client.ApiClient, namespace: str) -> None:
+    try:
+        client.CustomObjectsApi(k8s).patch_namespaced_custom_object(
+            "test.labsctl.dev", "v1", namespace, "holds", "keep", {"metadata": {"finalizers": None}}
+        )
+    except client.ApiException as exc:
+        assert exc.status == 404
+
+
+def _holds(k8s: client.ApiClient, namespace: str) -> list[str]:
+    listed = client.CustomObjectsApi(k8s).list_namespaced_custom_object(
+        "test.labsctl.dev", "v1", namespace, "holds"
     )
-    assert stuck.returncode == 3
-    assert f"namespace {dev} is stuck terminating" in stuck.stderr
-    assert "Hold keep (finalizers: test.labsctl.dev/hold)" in stuck.stderr, stuck.stderr
-    custom.patch_namespaced_custom_object(
-        "test.labsctl.dev", "v1", dev, "holds", "keep", {"metadata": {"finalizers": None}}
-    )
+    return [item["metadata"]["name"] for item in listed["items"]]
+
+
+def test_teardown_refuses_a_namespace_holding_an_unowned_custom_object(
+    applied: Path, residency_name: str, admin_kubeconfig: Path, k8s: client.ApiClient
+) -> None:
+    dev = f"{residency_name}-dev"
+    _create_hold(k8s, dev, finalizers=[])  # a kind created after labsctl last looked
+    before = _namespaces(k8s, residency_name)
+    run = labsctl("teardown", residency_name, "--yes", "--no-backup", kubeconfig=admin_kubeconfig)
+    assert run.returncode == 4, run.stderr
+    assert f"Hold {dev}/keep" in run.stderr
+    assert "nothing was deleted" in run.stderr
+    assert _namespaces(k8s, residency_name) == before
+
+
+def test_a_namespace_held_by_a_finalizer_is_reported_with_its_blocker(
+    applied: Path, residency_name: str, admin_kubeconfig: Path, k8s: client.ApiClient
+) -> None:
+    dev = f"{residency_name}-dev"
+    # Someone else's object with a finalizer nobody will remove: --force deletes its namespace
+    # anyway, and the namespace hangs in Terminating.
+    _create_hold(k8s, dev, finalizers=["test.labsctl.dev/hold"])
+    try:
+        stuck = labsctl(
+            "teardown",
+            residency_name,
+            "--yes",
+            "--no-backup",
+            "--force",
+            "--timeout",
+            "6",
+            kubeconfig=admin_kubeconfig,
+        )
+        assert stuck.returncode == 3, stuck.stderr
+        assert f"namespace {dev} is stuck terminating" in stuck.stderr
+        assert "Hold keep (finalizers: test.labsctl.dev/hold)" in stuck.stderr, stuck.stderr
+        assert _namespaces(k8s, residency_name).get(dev) == "Terminating"
+    finally:
+        _release_hold(k8s, dev)
+    assert wait_for(lambda: not _holds(k8s, dev), timeout=60)
     finished = labsctl(
         "teardown", residency_name, "--yes", "--no-backup", kubeconfig=admin_kubeconfig
     )
