@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 
 from labsctl import naming, paths
@@ -74,6 +74,8 @@ class Rendering:
 
 def _finalize(value: Any) -> Any:
     """Write each `{{ expression }}` as a JSON scalar or flow collection: YAML-safe data."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()  # raises UndefinedError: "'x' is undefined"
     if isinstance(value, bool | int | float | str | list | dict | tuple) or value is None:
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
     raise RenderError(f"a template wrote a {type(value).__name__}; only data may be written")

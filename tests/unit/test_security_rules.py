@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from labsctl import policy, secretsources, semantics
-from labsctl.errors import UsageError
+from labsctl.errors import RenderError, UsageError
 from labsctl.export import export
 from labsctl.render import render
 from labsctl.spec import Residency
@@ -454,3 +454,14 @@ def test_secret_files_need_a_plain_residency_name(tmp_path: Path, residency: str
     rules = secretsources.rules()
     with pytest.raises(rules.SecretSourceError, match="not a residency name"):
         rules.resolve_file("token", str(tmp_path), residency)
+
+
+def test_a_template_naming_an_undefined_variable_says_which(tmp_path: Path) -> None:
+    (tmp_path / "quotas").mkdir()
+    (tmp_path / "quotas" / "x.yaml.j2").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ nosuch }}\n"
+    )
+    with pytest.raises(
+        RenderError, match="template quotas/x.yaml.j2 failed: 'nosuch' is undefined"
+    ):
+        render(Residency.model_validate(_data()), tmp_path)
