@@ -3,13 +3,14 @@
 Validate, render one inventory for every residency, take each residency's lock, run
 `playbooks/bootstrap.yml` through ansible-runner (check mode for plan), then prune what the
 residencies own but no longer ask for. A failed residency does not stop the others; the summary
-says which residency, role and object failed.
+says which residency, role and object failed. Each residency lives on its own target (the run's,
+or its `spec.cluster.context`): its lock, pruning and the Ansible run all use that one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import functools
 import tempfile
 import time
 from collections import Counter
@@ -132,6 +133,11 @@ def _summarise(
     return summary
 
 
+def residency_targets(residencies: list[Residency], target: Target) -> dict[str, Target]:
+    """Each residency's target: its `spec.cluster.context` when set, else the run's."""
+    return {r.name: target.for_context(r.spec.cluster.context, r.name) for r in residencies}
+
+
 def apply(
     spec_files: list[Path | str],
     target: Target,
@@ -146,38 +152,51 @@ def apply(
     on_event: Callable[[Progress], None] | None = None,
     on_wait: Callable[[str, str], None] | None = None,
 ) -> ApplySummary:
-    """Apply (or, with dry_run, plan) the residencies of `spec_files` on `target`."""
+    """Apply (or, with dry_run, plan) the residencies of `spec_files` on `target` (a residency
+    with `spec.cluster.context` on that context of the same kubeconfig)."""
     started = time.monotonic()
     residencies = load_specs(spec_files)
     renderings = [render(r, templates, frozen=freeze or is_past_end(r)) for r in residencies]
-    cluster = Cluster(target)
-    cluster.version()  # unreachable or unauthorised: fail now, before any lock or change
+    targets = residency_targets(residencies, target)
+    # One client per target; the Ansible run gets the same through K8S_AUTH_* and, for a
+    # residency's own context, its host variable labsctl_context.
+    clusters = {t: Cluster(t) for t in sorted(set(targets.values()), key=_order)}
+    for cluster in clusters.values():
+        cluster.version()  # unreachable or unauthorised: fail now, before any lock or change
+    cluster_of = {name: clusters[t] for name, t in targets.items()}
     with tempfile.TemporaryDirectory(prefix="labsctl-apply-") as scratch:
         # --inventory keeps the rendered inventory (one host per residency) where asked.
         where = inventory_dir or Path(scratch) / "inventory"
         inventory = write_tree(where.parent, where.name, inventory_files(renderings))
-        run = functools.partial(
-            _run,
-            cluster,
-            renderings,
-            inventory=inventory,
-            target=target,
-            dry_run=dry_run,
-            prune_stale=prune_stale,
-            verbose=verbose,
-            on_event=on_event,
-        )
-        if dry_run:  # read-only: no lock needed
-            summaries, diffs = run()
-        else:
-            names = [r.name for r in residencies]
-            with residency_lock(cluster, names, "apply", timeout=lock_timeout, on_wait=on_wait):
-                summaries, diffs = run()
+        with contextlib.ExitStack() as locks:
+            if not dry_run:  # read-only: no lock needed
+                for each, cluster in clusters.items():
+                    names = [n for n, t in targets.items() if t == each]
+                    locks.enter_context(
+                        residency_lock(
+                            cluster, names, "apply", timeout=lock_timeout, on_wait=on_wait
+                        )
+                    )
+            summaries, diffs = _run(
+                cluster_of,
+                renderings,
+                inventory=inventory,
+                target=target,
+                dry_run=dry_run,
+                prune_stale=prune_stale,
+                verbose=verbose,
+                on_event=on_event,
+            )
     return ApplySummary(dry_run, time.monotonic() - started, summaries, diffs)
 
 
+def _order(target: Target) -> str:
+    """Locks are taken cluster by cluster in one order, so two runs never wait on each other."""
+    return target.context or ""
+
+
 def _run(
-    cluster: Cluster,
+    cluster_of: dict[str, Cluster],
     renderings: list[Rendering],
     *,
     inventory: Path,
@@ -204,9 +223,9 @@ def _run(
             failures = [Failure(name, "playbook", "", "the playbook failed for this residency")]
         stale: list[prune.ObjectRef] = []
         if prune_stale and not failures:
-            stale = prune.candidates(cluster, name, rendering.objects(lambda _c: True))
+            stale = prune.candidates(cluster_of[name], name, rendering.objects(lambda _c: True))
             if not dry_run:
-                prune.delete(cluster, stale)
+                prune.delete(cluster_of[name], stale)
         outcomes = [o for o in run.objects if o.residency == name]
         summaries.append(_summarise(rendering, outcomes, failures, stale))
     return summaries, run.diffs

@@ -1,68 +1,259 @@
-"""Access to the cluster: kubeconfig resolution, one client, and errors that say what to do.
+"""Access to the cluster: where it is and as whom, resolved once, one client, readable errors.
 
-The only module of labsctl that imports the Kubernetes client. Kubeconfig order: the flag,
-LABSCTL_KUBECONFIG, KUBECONFIG (first entry), ~/.kube/config; context: the flag,
-LABSCTL_CONTEXT, the kubeconfig's current context.
+The only module of labsctl that imports the Kubernetes client. The target is resolved once per
+run (`resolve_target`) and per residency (`Target.for_context`), then used by the Python side
+(`Cluster`) and handed to the Ansible run (`Target.ansible_env`), so both talk to the same cluster
+as the same identity.
+
+Kubeconfig order: `--kubeconfig`, `LABSCTL_KUBECONFIG`, `KUBECONFIG` (every entry, merged as
+kubectl does: the first file to name a cluster, user or context wins, and so does the first
+`current-context`), `~/.kube/config`; without any, the in-cluster ServiceAccount
+(`KUBERNETES_SERVICE_HOST`/`_PORT`, the token and CA under `LABSCTL_SERVICEACCOUNT_DIR`, by default
+the standard mount). Context: `--context`, `LABSCTL_CONTEXT`, the current context; a residency's
+`spec.cluster.context` replaces it for that residency. Impersonation: `--as`/`--as-group`
+(`LABSCTL_AS`, `LABSCTL_AS_GROUP`), else the kubeconfig user's `as`/`as-groups`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import urllib3
+import yaml
 from kubernetes import client, config, dynamic
 from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.incluster_config import InClusterConfigLoader
+from kubernetes.config.kube_config import KubeConfigMerger
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from labsctl.errors import ClusterError, ConflictError, LabsctlError
+from labsctl.errors import ClusterError, ConflictError, LabsctlError, UsageError
 
 _TIMEOUT = 15
+SERVICEACCOUNT_DIR_ENV = "LABSCTL_SERVICEACCOUNT_DIR"
+DEFAULT_SERVICEACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
 @dataclass(frozen=True)
 class Target:
-    """Which cluster to talk to, as the flags and environment say."""
+    """Which cluster to talk to, and as whom: kubeconfig files and context, or in-cluster."""
 
-    kubeconfig: Path
+    kubeconfigs: tuple[Path, ...] = ()  # merged in this order; empty when in-cluster
     context: str | None = None
+    service_account_dir: Path | None = None  # set when in-cluster
+    server: str | None = None  # the in-cluster API server
+    impersonate_user: str | None = None  # --as; else the kubeconfig user's `as`
+    impersonate_groups: tuple[str, ...] = ()
 
-    def ansible_env(self) -> dict[str, str]:
-        env = {"K8S_AUTH_KUBECONFIG": str(self.kubeconfig)}
-        if self.context:
-            env["K8S_AUTH_CONTEXT"] = self.context
+    @property
+    def in_cluster(self) -> bool:
+        return not self.kubeconfigs
+
+    @property
+    def kubeconfig(self) -> str | None:
+        """The kubeconfig files as KUBECONFIG holds them (os.pathsep-joined)."""
+        return os.pathsep.join(map(str, self.kubeconfigs)) or None
+
+    def describe(self) -> str:
+        if self.in_cluster:
+            return f"the in-cluster ServiceAccount ({self.service_account_dir})"
+        return f"the kubeconfig {self.kubeconfig}, context {self.context}"
+
+    def for_context(self, context: str | None, residency: str) -> Target:
+        """The target of a residency: its `spec.cluster.context`, when set, replaces ours."""
+        if context is None or context == self.context:
+            return self
+        if self.in_cluster:
+            raise ClusterError(
+                f"residency {residency} asks for the kubeconfig context {context} "
+                "(spec.cluster.context), but labsctl runs in-cluster, with no kubeconfig",
+                hint="give a kubeconfig that holds that context (--kubeconfig), or run the "
+                "residency without spec.cluster.context",
+            )
+        return dataclasses.replace(self, context=context)
+
+    def ansible_env(self, scratch: Path) -> dict[str, str]:
+        """Environment of the Ansible run: kubernetes.core's K8S_AUTH_* names, read by
+        labsctl.residency's modules too. In-cluster, a kubeconfig written to `scratch` points at
+        the ServiceAccount's token and CA files (no secret is copied), so every module reads the
+        same mount, wherever LABSCTL_SERVICEACCOUNT_DIR puts it."""
+        env: dict[str, str] = {}
+        if self.in_cluster:
+            assert self.service_account_dir is not None and self.server is not None
+            path = scratch / "in-cluster.kubeconfig"
+            path.write_text(yaml.safe_dump(_in_cluster_kubeconfig(self)), encoding="utf-8")
+            path.chmod(0o600)
+            env["K8S_AUTH_KUBECONFIG"] = str(path)
+            env["K8S_AUTH_CONTEXT"] = "in-cluster"
+            env[SERVICEACCOUNT_DIR_ENV] = str(self.service_account_dir)
+        else:
+            env["K8S_AUTH_KUBECONFIG"] = self.kubeconfig or ""
+            if self.context:
+                env["K8S_AUTH_CONTEXT"] = self.context
+        # Always set (empty: none), so a value in the caller's environment cannot slip in;
+        # kubernetes.core splits the groups on commas.
+        env["K8S_AUTH_IMPERSONATE_USER"] = self.impersonate_user or ""
+        env["K8S_AUTH_IMPERSONATE_GROUPS"] = ",".join(self.impersonate_groups)
         return env
 
 
-def resolve_target(kubeconfig: str | Path | None = None, context: str | None = None) -> Target:
-    candidates = [
-        ("--kubeconfig", str(kubeconfig) if kubeconfig else None),
-        ("LABSCTL_KUBECONFIG", os.environ.get("LABSCTL_KUBECONFIG")),
-        ("KUBECONFIG", (os.environ.get("KUBECONFIG") or "").split(os.pathsep)[0] or None),
-        ("~/.kube/config", str(Path.home() / ".kube" / "config")),
-    ]
-    for source, value in candidates:
-        if not value:
-            continue
-        path = Path(value).expanduser()
-        if path.is_file():
-            return Target(path, context or os.environ.get("LABSCTL_CONTEXT") or None)
-        if source != "~/.kube/config":
-            raise ClusterError(
-                f"the kubeconfig {path} (from {source}) does not exist",
-                hint="check the path, or use --sandbox for the local cluster",
-            )
-    raise ClusterError(
-        "no kubeconfig found",
-        hint="use --kubeconfig or LABSCTL_KUBECONFIG, or --sandbox to run on the "
-        "local sandbox cluster",
+def _in_cluster_kubeconfig(target: Target) -> dict[str, Any]:
+    assert target.service_account_dir is not None
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "in-cluster",
+        "clusters": [
+            {
+                "name": "in-cluster",
+                "cluster": {
+                    "server": target.server,
+                    "certificate-authority": str(target.service_account_dir / "ca.crt"),
+                },
+            }
+        ],
+        "users": [
+            {
+                "name": "service-account",
+                "user": {"tokenFile": str(target.service_account_dir / "token")},
+            }
+        ],
+        "contexts": [
+            {"name": "in-cluster", "context": {"cluster": "in-cluster", "user": "service-account"}}
+        ],
+    }
+
+
+def resolve_target(
+    kubeconfig: str | Path | None = None,
+    context: str | None = None,
+    *,
+    impersonate_user: str | None = None,
+    impersonate_groups: tuple[str, ...] | list[str] = (),
+) -> Target:
+    """The target the flags and environment name (see the module's docstring for the order)."""
+    user = impersonate_user or os.environ.get("LABSCTL_AS") or None
+    groups = tuple(impersonate_groups) or tuple(os.environ.get("LABSCTL_AS_GROUP", "").split())
+    if groups and not user:
+        raise UsageError(
+            "--as-group needs --as: Kubernetes impersonates groups only together with a user"
+        )
+    if any("," in group for group in groups):
+        raise UsageError(
+            "an --as-group name holds a comma, which the Ansible modules read as a separator"
+        )
+    context = context or os.environ.get("LABSCTL_CONTEXT") or None
+    files = _kubeconfig_files(kubeconfig)
+    if files:
+        return Target(
+            files,
+            context or _current_context(files),
+            impersonate_user=user,
+            impersonate_groups=groups,
+        )
+    in_cluster = _in_cluster()
+    if in_cluster is None:
+        raise ClusterError(
+            "no kubeconfig found, and not running in a pod",
+            hint="use --kubeconfig or LABSCTL_KUBECONFIG, or --sandbox to run on the local "
+            "sandbox cluster; in a pod, labsctl uses its ServiceAccount",
+        )
+    if context:
+        raise UsageError(
+            f"--context {context} needs a kubeconfig; in-cluster there is only the ServiceAccount",
+            hint="leave --context and LABSCTL_CONTEXT out, or give --kubeconfig",
+        )
+    directory, server = in_cluster
+    return Target(
+        service_account_dir=directory,
+        server=server,
+        impersonate_user=user,
+        impersonate_groups=groups,
     )
+
+
+def _kubeconfig_files(explicit: str | Path | None) -> tuple[Path, ...]:
+    for source, value in (
+        ("--kubeconfig", str(explicit) if explicit else None),
+        ("LABSCTL_KUBECONFIG", os.environ.get("LABSCTL_KUBECONFIG")),
+    ):
+        if value:
+            path = Path(value).expanduser()
+            if not path.is_file():
+                raise ClusterError(
+                    f"the kubeconfig {path} (from {source}) does not exist",
+                    hint="check the path, or use --sandbox for the local cluster",
+                )
+            return (path,)
+    listed = [Path(p).expanduser() for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    if listed:  # as kubectl: entries that do not exist are skipped, not all of them
+        present = tuple(dict.fromkeys(p for p in listed if p.is_file()))
+        if not present:
+            raise ClusterError(
+                "none of the kubeconfig files in KUBECONFIG exists: " + ", ".join(map(str, listed)),
+                hint="check KUBECONFIG, or use --kubeconfig",
+            )
+        return present
+    default = Path.home() / ".kube" / "config"
+    return (default,) if default.is_file() else ()
+
+
+def _merged(files: tuple[Path, ...]) -> KubeConfigMerger:
+    try:
+        return KubeConfigMerger(os.pathsep.join(map(str, files)))
+    except (ConfigException, OSError, yaml.YAMLError) as exc:
+        raise ClusterError(
+            f"cannot read the kubeconfig {os.pathsep.join(map(str, files))}: {exc}",
+            hint="check that each file is a kubeconfig (kubectl config view)",
+        ) from exc
+
+
+def _current_context(files: tuple[Path, ...]) -> str | None:
+    """kubectl's rule: the first file that sets `current-context` wins (the kubernetes package
+    lets the last one win)."""
+    merger = _merged(files)
+    for path in merger.paths:
+        current = (merger.config_files[path] or {}).get("current-context")
+        if current:
+            return str(current)
+    return None
+
+
+def _kubeconfig_user(target: Target) -> dict[str, Any]:
+    """The user entry of the target's context, as merged (for its `as` and `as-groups`)."""
+    merged = _merged(target.kubeconfigs).config
+    try:
+        context = merged["contexts"].get_with_name(target.context)["context"]
+        name = context.safe_get("user")
+        entry = merged["users"].get_with_name(name, safe=True) if name else None
+    except ConfigException:
+        return {}  # reported by the client's own loader, with its wording
+    return dict(entry["user"].value) if entry else {}
+
+
+def _in_cluster() -> tuple[Path, str] | None:
+    """The ServiceAccount mount and API server when running in a pod (or a test's stand-in)."""
+    host = os.environ.get("KUBERNETES_SERVICE_HOST")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        return None
+    directory = Path(os.environ.get(SERVICEACCOUNT_DIR_ENV) or DEFAULT_SERVICEACCOUNT_DIR)
+    for name in ("token", "ca.crt"):
+        if not (directory / name).is_file():
+            raise ClusterError(
+                f"running in a pod (KUBERNETES_SERVICE_HOST is set), but the ServiceAccount's "
+                f"{name} is missing from {directory}",
+                hint="mount the ServiceAccount token (automountServiceAccountToken), point "
+                f"{SERVICEACCOUNT_DIR_ENV} at its directory, or give --kubeconfig",
+            )
+    return directory, f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
 
 
 def describe_api_error(exc: ApiException, what: str) -> LabsctlError:
@@ -82,20 +273,60 @@ def describe_api_error(exc: ApiException, what: str) -> LabsctlError:
     return ClusterError(f"{what}: {message} (HTTP {exc.status})")
 
 
+class _Impersonating:
+    """The client's urllib3 pool, adding Impersonate-User and one Impersonate-Group header per
+    group to every request (the kubernetes client keeps headers in a dict: one value a name)."""
+
+    def __init__(self, pool: urllib3.PoolManager, user: str, groups: tuple[str, ...]) -> None:
+        self._pool = pool
+        self._user = user
+        self._groups = groups
+
+    def request(self, method: str, url: str, *args: Any, headers: Any = None, **kwargs: Any) -> Any:
+        merged = urllib3.HTTPHeaderDict(headers or {})
+        merged["Impersonate-User"] = self._user
+        for group in self._groups:
+            merged.add("Impersonate-Group", group)
+        return self._pool.request(method, url, headers=merged, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+
 class Cluster:
     """One API client for one target; every call goes through `call` for uniform errors."""
 
     def __init__(self, target: Target) -> None:
         self.target = target
         try:
-            self.api = config.new_client_from_config(
-                config_file=str(target.kubeconfig), context=target.context
-            )
+            if target.in_cluster:
+                assert target.service_account_dir is not None
+                configuration = client.Configuration()
+                InClusterConfigLoader(
+                    token_filename=str(target.service_account_dir / "token"),
+                    cert_filename=str(target.service_account_dir / "ca.crt"),
+                ).load_and_set(configuration)
+                self.api = client.ApiClient(configuration)
+                user: dict[str, Any] = {}
+            else:
+                self.api = config.new_client_from_config(
+                    config_file=target.kubeconfig, context=target.context
+                )
+                user = _kubeconfig_user(target)
         except (ConfigException, OSError, ValueError, KeyError) as exc:
             raise ClusterError(
-                f"cannot use the kubeconfig {target.kubeconfig}: {exc}",
-                hint="check --kubeconfig and --context",
+                f"cannot use {target.describe()}: {exc}",
+                hint="check --kubeconfig and --context (kubectl config get-contexts)",
             ) from exc
+        # The flags win over the kubeconfig user's own `as`, as with kubectl.
+        as_user = target.impersonate_user or user.get("as")
+        as_groups = target.impersonate_groups if target.impersonate_user else user.get("as-groups")
+        if as_user:
+            rest = self.api.rest_client
+            rest.pool_manager = cast(
+                urllib3.PoolManager,
+                _Impersonating(rest.pool_manager, str(as_user), tuple(as_groups or ())),
+            )
         self.server = self.api.configuration.host
         self._dynamic: dynamic.DynamicClient | None = None
 

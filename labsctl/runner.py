@@ -81,7 +81,6 @@ def run_playbook(
     result = RunResult(status="unstarted", rc=-1)
     bin_dir = str(Path(sys.executable).parent)
     env = {
-        **target.ansible_env(),
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_ROLES_PATH": str(paths.roles_dir()),
         "ANSIBLE_COLLECTIONS_PATH": str(paths.playbooks_dir() / "collections"),
@@ -108,6 +107,8 @@ def run_playbook(
         return True  # keep events, so runner.stats stays available
 
     with tempfile.TemporaryDirectory(prefix="labsctl-run-") as private:
+        # The cluster and identity labsctl resolved, for kubernetes.core and our modules alike.
+        env.update(target.ansible_env(Path(private)))
         runner = ansible_runner.run(
             private_data_dir=private,
             playbook=str(paths.playbooks_dir() / playbook),

@@ -9,9 +9,9 @@ from typing import Any
 from kubernetes.utils.quantity import parse_quantity
 
 from labsctl import naming
-from labsctl.cluster import Cluster
+from labsctl.cluster import Cluster, Target
 from labsctl.lifecycle import days_left, phase
-from labsctl.spec import Dates
+from labsctl.spec import Dates, Residency
 
 
 @dataclass
@@ -81,6 +81,23 @@ def residencies_on(
         if residency and (names is None or residency in names):
             by_residency.setdefault(residency, []).append(ns)
     found = [_status(cluster, name, items, today) for name, items in by_residency.items()]
+    return sorted(found, key=lambda s: (s.end or dt.date.max, s.name))
+
+
+def residencies_of(
+    residencies: list[Residency], target: Target, today: dt.date | None = None
+) -> list[ResidencyStatus]:
+    """The given residencies, each looked up on its own target (`spec.cluster.context`, else
+    `target`), as apply put them there; sorted by end date."""
+    names_on: dict[Target, list[str]] = {}
+    for residency in residencies:
+        own = target.for_context(residency.spec.cluster.context, residency.name)
+        names_on.setdefault(own, []).append(residency.name)
+    found = [
+        status
+        for each, names in names_on.items()
+        for status in residencies_on(Cluster(each), names, today)
+    ]
     return sorted(found, key=lambda s: (s.end or dt.date.max, s.name))
 
 

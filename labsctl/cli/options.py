@@ -50,13 +50,42 @@ def output(*choices: str, default: str) -> Callable[[F], F]:
     return decorate
 
 
+_IMPERSONATION = "labsctl.impersonation"
+
+
+def _remember_impersonation(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    # Kept aside for `target_from`, so every command taking the cluster options gets them
+    # without a parameter of its own.
+    ctx.meta.setdefault(_IMPERSONATION, {})[param.name] = value
+
+
 def cluster(func: F) -> F:
-    """--kubeconfig, --context and --sandbox, with the environment variables pipelines set."""
+    """--kubeconfig, --context, --as, --as-group and --sandbox, with the environment variables
+    pipelines set."""
     func = click.option(
         "--sandbox",
         is_flag=True,
         envvar="LABSCTL_SANDBOX",
         help="Use the local sandbox cluster, starting it when it is not running.",
+    )(func)
+    func = click.option(
+        "--as-group",
+        "as_groups",
+        multiple=True,
+        envvar="LABSCTL_AS_GROUP",
+        expose_value=False,
+        callback=_remember_impersonation,
+        help="Group to impersonate, with --as; repeatable [env LABSCTL_AS_GROUP, "
+        "separated by spaces].",
+    )(func)
+    func = click.option(
+        "--as",
+        "as_user",
+        envvar="LABSCTL_AS",
+        default=None,
+        expose_value=False,
+        callback=_remember_impersonation,
+        help="User (or system:serviceaccount:NS:NAME) to impersonate [env LABSCTL_AS].",
     )(func)
     func = click.option(
         "--context",
@@ -69,12 +98,17 @@ def cluster(func: F) -> F:
         envvar="LABSCTL_KUBECONFIG",
         default=None,
         type=click.Path(dir_okay=False),
-        help="kubeconfig file [env LABSCTL_KUBECONFIG, then KUBECONFIG].",
+        help="kubeconfig file [env LABSCTL_KUBECONFIG, then every file in KUBECONFIG, then "
+        "~/.kube/config, then the in-cluster ServiceAccount].",
     )(func)
 
 
 def target_from(kubeconfig: str | None, context: str | None, sandbox: bool) -> Target:
-    """The cluster to use; with --sandbox, the local one (started when needed)."""
+    """The cluster to use, and as whom; with --sandbox, the local one (started when needed)."""
+    ctx = click.get_current_context(silent=True)
+    impersonation = ctx.meta.get(_IMPERSONATION, {}) if ctx is not None else {}
+    user: str | None = impersonation.get("as_user")
+    groups: tuple[str, ...] = tuple(impersonation.get("as_groups") or ())
     if sandbox:
         if kubeconfig:
             raise UsageError("--sandbox and --kubeconfig exclude each other")
@@ -83,8 +117,10 @@ def target_from(kubeconfig: str | None, context: str | None, sandbox: bool) -> T
             note("starting the sandbox (the first run builds Kubernetes from source)...")
             state = service.up(state.flavour or "kubernetes")
         assert state.kubeconfig is not None
-        return resolve_target(state.kubeconfig, context)
-    return resolve_target(kubeconfig, context)
+        return resolve_target(
+            state.kubeconfig, context, impersonate_user=user, impersonate_groups=groups
+        )
+    return resolve_target(kubeconfig, context, impersonate_user=user, impersonate_groups=groups)
 
 
 specs_argument = click.argument(

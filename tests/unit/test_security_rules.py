@@ -462,6 +462,6 @@ def test_a_template_naming_an_undefined_variable_says_which(tmp_path: Path) -> N
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ nosuch }}\n"
     )
     with pytest.raises(
-        RenderError, match="template quotas/x.yaml.j2 failed: 'nosuch' is undefined"
+        RenderError, match=r"template quotas/x\.yaml\.j2 failed: 'nosuch' is undefined"
     ):
         render(Residency.model_validate(_data()), tmp_path)

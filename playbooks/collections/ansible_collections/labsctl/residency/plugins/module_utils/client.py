@@ -3,9 +3,14 @@
 """A small Kubernetes REST client for labsctl's modules.
 
 Importing the official `kubernetes` package costs about 0.3 s per task, most of a module's run;
-this client reads the kubeconfig itself (client certificates, bearer tokens, exec credential
-plugins, in-cluster service accounts) and talks to the API server over one urllib3 pool. For
-kubeconfigs using a legacy `auth-provider`, it hands over to the official client.
+this client reads the kubeconfig itself and talks to the API server over one urllib3 pool. It
+knows what kubectl users rely on: several files in KUBECONFIG merged as kubectl merges them (the
+first file to name a cluster, user or context, or to set current-context, wins), client
+certificates, `token` and `tokenFile`, exec credential plugins, `proxy-url`, `tls-server-name`,
+impersonation (the user's `as`/`as-groups`, or K8S_AUTH_IMPERSONATE_USER/_GROUPS as labsctl and
+kubernetes.core set them), and the in-cluster ServiceAccount (its directory overridable with
+LABSCTL_SERVICEACCOUNT_DIR). For kubeconfigs using a legacy `auth-provider`, it hands over to the
+official client.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ else:
     YAML_IMPORT_ERROR = None
 
 IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+SERVICEACCOUNT_DIR_ENV = "LABSCTL_SERVICEACCOUNT_DIR"
 
 
 def require_libraries(module):
@@ -57,21 +63,85 @@ class ClientError(Exception):
         self.reason = reason
 
 
-def _kubeconfig_path(explicit):
-    if explicit:
-        return os.path.expanduser(explicit)
-    for candidate in (os.environ.get("K8S_AUTH_KUBECONFIG"), os.environ.get("KUBECONFIG")):
+def _kubeconfig_paths(explicit):
+    """The kubeconfig files to merge (the option, K8S_AUTH_KUBECONFIG, KUBECONFIG, each a list
+    joined with os.pathsep; then ~/.kube/config); empty when there is none (in-cluster)."""
+    for candidate in (
+        explicit,
+        os.environ.get("K8S_AUTH_KUBECONFIG"),
+        os.environ.get("KUBECONFIG"),
+    ):
         if candidate:
-            return os.path.expanduser(candidate.split(os.pathsep)[0])
+            listed = [os.path.expanduser(p) for p in candidate.split(os.pathsep) if p]
+            present = [p for p in dict.fromkeys(listed) if os.path.isfile(p)]
+            if not present:  # as kubectl: missing entries are skipped, not all of them
+                raise ClientError(f"no kubeconfig file found among {', '.join(listed)}")
+            return present
     default = os.path.expanduser("~/.kube/config")
-    return default if os.path.exists(default) else None
+    return [default] if os.path.exists(default) else []
 
 
-def _named(items, name, what):
-    for item in items or []:
-        if item.get("name") == name:
-            return item.get(what) or {}
-    raise ClientError(f"the kubeconfig has no {what} named {name!r}")
+def _merge(paths):
+    """kubectl's merge: the first file to name a cluster, user or context, or to set
+    current-context, wins. Entries keep the directory of their file, for relative paths."""
+    merged = {"clusters": {}, "users": {}, "contexts": {}, "current-context": None}
+    for path in paths:
+        try:
+            with open(path) as handle:
+                config = yaml.safe_load(handle) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ClientError(f"cannot read the kubeconfig {path}: {exc}") from exc
+        base_dir = os.path.dirname(os.path.abspath(path))
+        for section, field in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
+            for item in config.get(section) or []:
+                name = item.get("name")
+                if name is not None and name not in merged[section]:
+                    merged[section][name] = (item.get(field) or {}, base_dir)
+        if not merged["current-context"]:
+            merged["current-context"] = config.get("current-context")
+    return merged
+
+
+def _named(merged, section, name, paths):
+    if name not in merged[section]:
+        raise ClientError(
+            f"the kubeconfig {os.pathsep.join(paths)} has no {section[:-1]} named {name!r}"
+        )
+    return merged[section][name]
+
+
+def _impersonation(user):
+    """Who to act as: K8S_AUTH_IMPERSONATE_USER/_GROUPS (labsctl's --as/--as-group), else the
+    kubeconfig user's `as` and `as-groups`."""
+    name = os.environ.get("K8S_AUTH_IMPERSONATE_USER")
+    if name:
+        groups = os.environ.get("K8S_AUTH_IMPERSONATE_GROUPS") or ""
+        return name, [g for g in groups.split(",") if g]
+    return user.get("as"), list(user.get("as-groups") or [])
+
+
+def _in_cluster():
+    """A client for the pod's ServiceAccount (its directory from LABSCTL_SERVICEACCOUNT_DIR)."""
+    host = os.environ.get("KUBERNETES_SERVICE_HOST")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        raise ClientError(
+            "no kubeconfig found and not in a pod: set K8S_AUTH_KUBECONFIG or KUBECONFIG"
+        )
+    directory = os.environ.get(SERVICEACCOUNT_DIR_ENV) or IN_CLUSTER_DIR
+    try:
+        with open(os.path.join(directory, "token")) as handle:
+            token = handle.read().strip()
+    except OSError as exc:
+        raise ClientError(f"cannot read the ServiceAccount token in {directory}: {exc}") from exc
+    user, groups = _impersonation({})
+    return Client(
+        f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}",
+        ca_file=os.path.join(directory, "ca.crt"),
+        token=token,
+        impersonate_user=user,
+        impersonate_groups=groups,
+    )
 
 
 def _material(entry, key, base_dir, workdir):
@@ -88,11 +158,23 @@ def _material(entry, key, base_dir, workdir):
     return None
 
 
-def _exec_credential(spec):
+def _exec_credential(spec, base_dir):
     env = dict(os.environ)
     for item in spec.get("env") or []:
         env[item["name"]] = item["value"]
-    command = [spec["command"], *(spec.get("args") or [])]
+    # What client-go gives a plugin: the request, and a relative command path resolved
+    # against the kubeconfig's directory.
+    env["KUBERNETES_EXEC_INFO"] = json.dumps(
+        {
+            "apiVersion": spec.get("apiVersion") or "client.authentication.k8s.io/v1",
+            "kind": "ExecCredential",
+            "spec": {"interactive": False},
+        }
+    )
+    program = spec["command"]
+    if os.sep in program and not os.path.isabs(program):
+        program = os.path.join(base_dir, program)
+    command = [program, *(spec.get("args") or [])]
     try:
         output = subprocess.run(
             command, env=env, capture_output=True, check=True, text=True, timeout=60
@@ -101,7 +183,13 @@ def _exec_credential(spec):
         raise ClientError(
             f"the kubeconfig's exec credential plugin {spec['command']} failed: {exc}"
         ) from exc
-    return json.loads(output).get("status") or {}
+    try:
+        return json.loads(output).get("status") or {}
+    except (AttributeError, ValueError) as exc:
+        raise ClientError(
+            f"the kubeconfig's exec credential plugin {spec['command']} printed no "
+            f"ExecCredential: {exc}"
+        ) from exc
 
 
 class Client:
@@ -116,12 +204,21 @@ class Client:
         token=None,
         insecure=False,
         fallback=None,
+        proxy_url=None,
+        tls_server_name=None,
+        impersonate_user=None,
+        impersonate_groups=(),
     ):
         self.server = server.rstrip("/")
         self.fallback = fallback
         self.headers = {"Accept": "application/json", "User-Agent": "labsctl"}
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
+        # Impersonate-Group once per group: a plain dict holds a header name only once.
+        self.impersonation = []
+        if impersonate_user:
+            self.impersonation.append(("Impersonate-User", impersonate_user))
+            self.impersonation += [("Impersonate-Group", group) for group in impersonate_groups]
         if fallback is not None:
             return
         context = ssl.create_default_context(cafile=ca_file)
@@ -130,9 +227,31 @@ class Client:
             context.verify_mode = ssl.CERT_NONE
         if cert_file and key_file:
             context.load_cert_chain(cert_file, key_file)
-        self.pool = urllib3.PoolManager(
-            ssl_context=context, retries=False, timeout=urllib3.Timeout(connect=10, read=60)
-        )
+        options = {
+            "ssl_context": context,
+            "retries": False,
+            "timeout": urllib3.Timeout(connect=10, read=60),
+        }
+        if tls_server_name and not insecure:  # SNI and the name the certificate must hold
+            options.update(server_hostname=tls_server_name, assert_hostname=tls_server_name)
+        if True:
+            self.pool = urllib3.PoolManager(**options)
+        elif proxy_url.startswith("socks"):
+            try:
+                from urllib3.contrib.socks import SOCKSProxyManager
+            except ImportError as exc:
+                raise ClientError(
+                    f"the kubeconfig's proxy-url {proxy_url} needs PySocks: {exc}"
+                ) from exc
+            self.pool = SOCKSProxyManager(proxy_url, **options)
+        else:
+            self.pool = urllib3.ProxyManager(proxy_url, **options)
+
+    def _headers(self, extra):
+        headers = urllib3.HTTPHeaderDict(extra)
+        for name, value in self.impersonation:
+            headers.add(name, value)
+        return headers
 
     def request(self, method, path, body=None, query=None, content_type="application/json"):
         if self.fallback is not None:
@@ -140,7 +259,7 @@ class Client:
         url = self.server + path
         if query:
             url += "?" + urlencode(query)
-        headers = dict(self.headers)
+        headers = self._headers(self.headers)
         payload = None
         if body is not None:
             headers["Content-Type"] = content_type
@@ -172,56 +291,62 @@ class Client:
             body=payload,
             auth_settings=["BearerToken"],
         )
-        response = self.fallback.call_api(method, url, header_params=headers, body=payload)
+        response = self.fallback.call_api(
+            method, url, header_params=self._headers(headers), body=payload
+        )
         return self._decode(response.status, response.reason, response.read())
 
 
 def connect(kubeconfig=None, context=None):
-    """A client for the kubeconfig (flag, K8S_AUTH_KUBECONFIG, KUBECONFIG, ~/.kube/config)
-    and context (flag, K8S_AUTH_CONTEXT, current-context), or the in-cluster service account."""
-    path = _kubeconfig_path(kubeconfig)
+    """A client for the kubeconfig (option, K8S_AUTH_KUBECONFIG, KUBECONFIG, ~/.kube/config;
+    each may list several files) and context (option, K8S_AUTH_CONTEXT, current-context), or
+    the in-cluster ServiceAccount."""
+    paths = _kubeconfig_paths(kubeconfig)
     context = context or os.environ.get("K8S_AUTH_CONTEXT")
-    if path is None:
-        if "KUBERNETES_SERVICE_HOST" in os.environ:
-            with open(os.path.join(IN_CLUSTER_DIR, "token")) as handle:
-                token = handle.read().strip()
-            host = os.environ["KUBERNETES_SERVICE_HOST"]
-            port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-            return Client(
-                f"https://{host}:{port}",
-                ca_file=os.path.join(IN_CLUSTER_DIR, "ca.crt"),
-                token=token,
-            )
-        raise ClientError("no kubeconfig found: set K8S_AUTH_KUBECONFIG or KUBECONFIG")
-    try:
-        with open(path) as handle:
-            config = yaml.safe_load(handle) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ClientError(f"cannot read the kubeconfig {path}: {exc}") from exc
-    context_name = context or config.get("current-context")
+    if not paths:
+        return _in_cluster()
+    merged = _merge(paths)
+    context_name = context or merged["current-context"]
     if not context_name:
-        raise ClientError(f"the kubeconfig {path} has no current-context; set a context")
-    ctx = _named(config.get("contexts"), context_name, "context")
-    cluster = _named(config.get("clusters"), ctx.get("cluster"), "cluster")
-    user = _named(config.get("users"), ctx.get("user"), "user") if ctx.get("user") else {}
+        raise ClientError(
+            f"the kubeconfig {os.pathsep.join(paths)} has no current-context; set a context"
+        )
+    ctx, _ = _named(merged, "contexts", context_name, paths)
+    cluster, cluster_dir = _named(merged, "clusters", ctx.get("cluster"), paths)
+    user, user_dir = (
+        _named(merged, "users", ctx.get("user"), paths) if ctx.get("user") else ({}, "")
+    )
+    as_user, as_groups = _impersonation(user)
+    network = {
+        "proxy_url": cluster.get("proxy-url"),
+        "tls_server_name": cluster.get("tls-server-name"),
+        "impersonate_user": as_user,
+        "impersonate_groups": as_groups,
+    }
     if "auth-provider" in user:
         from kubernetes import config as k8s_config  # legacy auth: the official client knows it
 
         return Client(
             cluster["server"],
-            fallback=k8s_config.new_client_from_config(config_file=path, context=context_name),
+            fallback=k8s_config.new_client_from_config(
+                config_file=os.pathsep.join(paths), context=context_name
+            ),
+            **network,
         )
-    base_dir = os.path.dirname(os.path.abspath(path))
     token = user.get("token")
-    if user.get("tokenFile"):
-        with open(user["tokenFile"]) as handle:
-            token = handle.read().strip()
+    if not token and user.get("tokenFile"):  # kubectl: `token` wins over `tokenFile`
+        token_file = os.path.join(user_dir, os.path.expanduser(user["tokenFile"]))
+        try:
+            with open(token_file) as handle:
+                token = handle.read().strip()
+        except OSError as exc:
+            raise ClientError(f"cannot read the kubeconfig user's tokenFile: {exc}") from exc
     with tempfile.TemporaryDirectory(prefix="labsctl-kube-") as workdir:
         os.chmod(workdir, 0o700)
-        cert = _material(user, "client-certificate", base_dir, workdir)
-        key = _material(user, "client-key", base_dir, workdir)
+        cert = _material(user, "client-certificate", user_dir, workdir)
+        key = _material(user, "client-key", user_dir, workdir)
         if "exec" in user:
-            status = _exec_credential(user["exec"])
+            status = _exec_credential(user["exec"], user_dir)
             token = status.get("token", token)
             if status.get("clientCertificateData"):
                 cert, key = os.path.join(workdir, "exec.crt"), os.path.join(workdir, "exec.key")
@@ -232,9 +357,10 @@ def connect(kubeconfig=None, context=None):
         # The SSL context reads the files now; the temporary copies go when the block ends.
         return Client(
             cluster["server"],
-            ca_file=_material(cluster, "certificate-authority", base_dir, workdir),
+            ca_file=_material(cluster, "certificate-authority", cluster_dir, workdir),
             cert_file=cert,
             key_file=key,
             token=token,
             insecure=bool(cluster.get("insecure-skip-tls-verify")),
+            **network,
         )
