@@ -12,7 +12,7 @@ from labsctl.cli.options import cluster, output, target_from, verbose
 from labsctl.cluster import Cluster
 from labsctl.errors import UsageError
 from labsctl.output import emit_data, table
-from labsctl.status import residencies_on
+from labsctl.status import residencies_of, residencies_on
 from labsctl.validation import load_specs
 
 
@@ -47,7 +47,7 @@ def command(
     target = target_from(kubeconfig, context, sandbox)
     residencies = load_specs(list(specs)) if specs else []
     names = [r.name for r in residencies] if specs else None
-    found = residencies_on(Cluster(target), names)
+    found = residencies_of(residencies, target) if specs else residencies_on(Cluster(target))
     if names:
         missing = sorted(set(names) - {s.name for s in found})
         if missing:

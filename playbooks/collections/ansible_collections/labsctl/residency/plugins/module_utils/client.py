@@ -75,7 +75,9 @@ def _kubeconfig_paths(explicit):
             listed = [os.path.expanduser(p) for p in candidate.split(os.pathsep) if p]
             present = [p for p in dict.fromkeys(listed) if os.path.isfile(p)]
             if not present:  # as kubectl: missing entries are skipped, not all of them
-                raise ClientError(f"no kubeconfig file found among {', '.join(listed)}")
+                raise ClientError(
+                    f"cannot read the kubeconfig {os.pathsep.join(listed)}: no such file"
+                )
             return present
     default = os.path.expanduser("~/.kube/config")
     return [default] if os.path.exists(default) else []
@@ -234,7 +236,7 @@ class Client:
         }
         if tls_server_name and not insecure:  # SNI and the name the certificate must hold
             options.update(server_hostname=tls_server_name, assert_hostname=tls_server_name)
-        if True:
+        if not proxy_url:
             self.pool = urllib3.PoolManager(**options)
         elif proxy_url.startswith("socks"):
             try:
@@ -311,7 +313,7 @@ def connect(kubeconfig=None, context=None):
         raise ClientError(
             f"the kubeconfig {os.pathsep.join(paths)} has no current-context; set a context"
         )
-    ctx, _ = _named(merged, "contexts", context_name, paths)
+    ctx = _named(merged, "contexts", context_name, paths)[0]
     cluster, cluster_dir = _named(merged, "clusters", ctx.get("cluster"), paths)
     user, user_dir = (
         _named(merged, "users", ctx.get("user"), paths) if ctx.get("user") else ({}, "")
