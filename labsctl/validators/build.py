@@ -1,0 +1,143 @@
+"""Build the upstream validators from Tekton's and Argo CD's Go sources, via the Go module proxy.
+
+The wrapper modules in `gomod/tekton` and `gomod/argocd` pin one Tekton Pipelines + Triggers and
+one Argo CD release (go.mod, go.sum committed; separate modules because their Kubernetes libraries
+differ) and hold a small `main.go` each. The binaries live in the per-user cache
+(`~/.cache/labsctl/validators`), keyed by the pinned versions and a digest of the wrapper module,
+so editing `main.go` rebuilds; GOMODCACHE and GOCACHE are the sandbox's. When the binaries are
+there, nothing is built. Run it directly with `python -m labsctl.validators.build`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from labsctl import paths
+from labsctl.errors import SandboxError
+
+# The sandbox's `go` runner and environment, shared so that both builds work the same way.
+from labsctl.sandbox.build import Progress, _Go, _go_env, _stderr_progress
+from labsctl.validators import ValidatorError
+
+TEKTON_PIPELINE_VERSION = "v1.15.0"
+TEKTON_TRIGGERS_VERSION = "v0.37.0"
+ARGOCD_VERSION = "v3.2.12"
+MIN_GO = (1, 26)
+GOMOD_DIR = Path(__file__).resolve().parent / "gomod"
+_MODULE_FILES = ("go.mod", "go.sum", "main.go")
+
+
+@dataclass(frozen=True)
+class Validator:
+    """One wrapper module and the binary built from it."""
+
+    name: str  # also the wrapper module's directory under gomod/
+    version: str
+    binary_name: str
+    cold_build: str  # what a cold build costs on 2 cores, for the progress line
+
+    @property
+    def module(self) -> Path:
+        return GOMOD_DIR / self.name
+
+    @property
+    def package(self) -> str:
+        return f"github.com/labsctl/labsctl/validators/{self.name}"
+
+    def binary(self) -> Path:
+        digest = hashlib.sha256()
+        for name in _MODULE_FILES:
+            digest.update((self.module / name).read_bytes())
+        key = f"{self.version}-{digest.hexdigest()[:12]}"
+        return paths.cache_dir() / "validators" / self.name / key / self.binary_name
+
+    def present(self) -> bool:
+        path = self.binary()
+        return path.is_file() and os.access(path, os.X_OK)
+
+
+TEKTON = Validator(
+    "tekton",
+    f"pipeline-{TEKTON_PIPELINE_VERSION}-triggers-{TEKTON_TRIGGERS_VERSION}",
+    "tekton-validate",
+    "about 4 minutes",
+)
+ARGOCD = Validator(
+    "argocd", ARGOCD_VERSION, "argocd-validate", "3-7 minutes (less after the Tekton one)"
+)
+VALIDATORS = (TEKTON, ARGOCD)
+
+
+def ensure_validators(progress: Progress | None = None) -> dict[str, Path]:
+    """The validator binaries by name (`tekton`, `argocd`), building whichever are missing."""
+    progress = progress or _stderr_progress
+    missing = [v for v in VALIDATORS if not v.present()]
+    if missing:
+        go = _Go(_check_go(), _go_env(), progress)
+        started = time.monotonic()
+        for validator in missing:
+            progress(
+                f"building the {validator.name} validator ({validator.version}); "
+                f"a cold build takes {validator.cold_build}"
+            )
+            try:
+                go.download(validator.module)
+                go.build(
+                    validator.module,
+                    validator.binary(),
+                    [validator.package],
+                    ldflags="-s -w",
+                )
+            except SandboxError as exc:
+                raise ValidatorError(exc.message, hint=exc.hint) from exc
+        progress(f"built in {time.monotonic() - started:.0f}s into {paths.cache_dir()}")
+    return {v.name: v.binary() for v in VALIDATORS}
+
+
+def _check_go() -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise ValidatorError(
+            "Go is not installed; the upstream validators are built from Tekton's and Argo CD's "
+            "sources",
+            hint=f"install Go {MIN_GO[0]}.{MIN_GO[1]} or newer",
+        )
+    out = subprocess.run(
+        [go, "env", "GOVERSION"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "GOTOOLCHAIN": "local"},
+    )
+    match = re.match(r"go(\d+)\.(\d+)", out.stdout.strip())
+    if not match or (int(match.group(1)), int(match.group(2))) < MIN_GO:
+        raise ValidatorError(
+            f"Go {out.stdout.strip() or 'of unknown version'} is too old for the validators",
+            hint=f"install Go {MIN_GO[0]}.{MIN_GO[1]} or newer",
+        )
+    return go
+
+
+def main() -> int:
+    try:
+        found = ensure_validators()
+    except ValidatorError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    for path in found.values():
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
