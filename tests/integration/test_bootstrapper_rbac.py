@@ -190,29 +190,19 @@ def test_teardown_as_the_rbac_identity_sees_every_kind_and_refuses_what_it_canno
             == []
         )
     finally:
-        subprocess.run(
-            [
-                str(binaries().kubectl),
-                "--kubeconfig",
-                str(admin_kubeconfig),
-                "delete",
-                "--ignore-not-found",
-                "clusterrolebinding,clusterrole",
-                "labsctl-bootstrapper",
-            ],
-            capture_output=True,
-            check=False,
-        )
-        subprocess.run(
-            [
-                str(binaries().kubectl),
-                "--kubeconfig",
-                str(admin_kubeconfig),
-                "delete",
-                "--ignore-not-found",
-                "crd",
-                WIDGETS["metadata"]["name"],
-            ],
-            capture_output=True,
-            check=False,
-        )
+        for args in (
+            ["clusterrolebinding,clusterrole", "labsctl-bootstrapper"],
+            ["crd", WIDGETS["metadata"]["name"]],
+        ):
+            subprocess.run(
+                [
+                    str(binaries().kubectl),
+                    "--kubeconfig",
+                    str(admin_kubeconfig),
+                    "delete",
+                    "--ignore-not-found",
+                    *args,
+                ],
+                capture_output=True,
+                check=False,
+            )

@@ -18,6 +18,7 @@ from labsctl import render, semantics
 from labsctl.inventory import inventory_files
 from labsctl.spec import Residency
 from labsctl.yamldump import dump_yaml
+from tests.unit.walk import all_strings, string_paths
 
 EXAMPLE = yaml.safe_load(
     (Path(__file__).resolve().parents[2] / "examples" / "openshift-platform.yaml").read_text()
@@ -86,24 +87,8 @@ def test_any_template_like_string_stays_unsafe_and_exact_in_the_inventory(text: 
     assert yaml.load(dumped, Loader=_UnsafeLoader) == {"v": value}
 
 
-def _string_paths(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    if isinstance(data, dict):
-        return [p for k, v in data.items() for p in _string_paths(v, (*path, k))]
-    if isinstance(data, list):
-        return [p for i, v in enumerate(data) for p in _string_paths(v, (*path, i))]
-    return [path] if isinstance(data, str) else []
-
-
-def _strings(data: Any) -> list[str]:
-    if isinstance(data, dict):
-        return [s for key, value in data.items() for s in [str(key), *_strings(value)]]
-    if isinstance(data, list):
-        return [s for item in data for s in _strings(item)]
-    return [data] if isinstance(data, str) else []
-
-
 def _trusted_strings(data: Any) -> list[str]:
-    return [s for s in _strings(data) if is_trusted_as_template(s)]
+    return [s for s in all_strings(data) if is_trusted_as_template(s)]
 
 
 # Fields whose value is not written into any object (references, switches, secret sources).
@@ -116,7 +101,7 @@ NOT_RENDERED = {
     ("apiVersion",),
     ("kind",),
 }
-STRING_PATHS = _string_paths(EXAMPLE)
+STRING_PATHS = string_paths(EXAMPLE)
 HOSTILE = st.sampled_from(
     [
         "#jinja2:variable_start_string:'[[', variable_end_string:']]'\n[[ lookup('pipe','id') ]]",
@@ -156,7 +141,7 @@ def test_any_string_in_any_field_is_refused_or_reaches_objects_and_ansible_as_ex
     objects = rendering.objects(lambda _c: True)
     assert [(o["kind"], sorted(o)) for o in objects] == SHAPE
     if path not in NOT_RENDERED and text:
-        assert any(text in s for s in _strings(objects)), path
+        assert any(text in s for s in all_strings(objects)), path
     host_vars = tmp_path_factory.mktemp("inventory") / "host_vars.yml"
     host_vars.write_text(inventory_files([rendering])[f"host_vars/{residency.name}.yml"])
     seen = DataLoader().load_from_file(str(host_vars), unsafe=True, trusted_as_template=True)

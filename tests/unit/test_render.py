@@ -22,6 +22,7 @@ from labsctl.inventory import inventory_files
 from labsctl.manifests import manifest_files
 from labsctl.render import render
 from labsctl.spec import Residency
+from tests.unit.walk import all_strings, string_paths
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
@@ -127,22 +128,6 @@ def test_no_cluster_scoped_binding_is_ever_rendered() -> None:
         assert "ClusterRoleBinding" not in kinds and "ClusterRole" not in kinds
 
 
-def _string_paths(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    if isinstance(data, dict):
-        return [p for k, v in data.items() for p in _string_paths(v, (*path, k))]
-    if isinstance(data, list):
-        return [p for i, v in enumerate(data) for p in _string_paths(v, (*path, i))]
-    return [path] if isinstance(data, str) else []
-
-
-def _all_strings(data: Any) -> list[str]:
-    if isinstance(data, dict):
-        return [s for key, value in data.items() for s in [str(key), *_all_strings(value)]]
-    if isinstance(data, list):
-        return [s for item in data for s in _all_strings(item)]
-    return [data] if isinstance(data, str) else []
-
-
 def _set(data: Any, path: tuple[Any, ...], value: str) -> None:
     for part in path[:-1]:
         data = data[part]
@@ -173,7 +158,7 @@ def test_injection_into_any_string_field_is_refused_or_rendered_literally(payloa
         (o["kind"], sorted(o))
         for o in render(Residency.model_validate(base)).objects(lambda _: True)
     ]
-    for path in _string_paths(base):
+    for path in string_paths(base):
         data = copy.deepcopy(base)
         _set(data, path, payload)
         try:
@@ -188,7 +173,7 @@ def test_injection_into_any_string_field_is_refused_or_rendered_literally(payloa
         # where it is rendered, it is whole, never split, escaped away or evaluated.
         assert [(o["kind"], sorted(o)) for o in objects] == shape, path
         fragment = payload[:4]
-        assert not [s for s in _all_strings(objects) if fragment in s and payload not in s], path
+        assert not [s for s in all_strings(objects) if fragment in s and payload not in s], path
         # In the inventory, Ansible template markers are marked !unsafe.
         text = inventory_files([rendering])[f"host_vars/{residency.name}.yml"]
         if "{{" in payload or "{%" in payload:
