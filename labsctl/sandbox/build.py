@@ -56,17 +56,17 @@ def binaries() -> Binaries:
     )
 
 
-def _stderr_progress(message: str) -> None:
+def stderr_progress(message: str) -> None:
     print(f"[labsctl build] {message}", file=sys.stderr, flush=True)
 
 
 def ensure_binaries(progress: Progress | None = None) -> Binaries:
     """The control-plane binaries, building whichever are missing."""
-    progress = progress or _stderr_progress
+    progress = progress or stderr_progress
     wanted = binaries()
     if wanted.present():
         return wanted
-    go = _Go(_check_go(), _go_env(), progress)
+    go = GoTool(_check_go(), go_env(), progress)
     started = time.monotonic()
     k8s_dir = wanted.kubectl.parent
     if not all((k8s_dir / name).is_file() for name in K8S_COMMANDS):
@@ -119,7 +119,7 @@ def _check_go() -> str:
     return go
 
 
-def _go_env() -> dict[str, str]:
+def go_env() -> dict[str, str]:
     cache = paths.cache_dir() / "go"
     return {
         **os.environ,
@@ -148,7 +148,7 @@ def _k8s_ldflags() -> str:
 
 
 @dataclass(frozen=True)
-class _Go:
+class GoTool:
     """The `go` command with labsctl's cache environment and a progress callback."""
 
     executable: str

@@ -24,7 +24,7 @@ from labsctl import paths
 from labsctl.errors import SandboxError
 
 # The sandbox's `go` runner and environment, shared so that both builds work the same way.
-from labsctl.sandbox.build import Progress, _Go, _go_env, _stderr_progress
+from labsctl.sandbox.build import GoTool, Progress, go_env, stderr_progress
 from labsctl.validators import ValidatorError
 
 TEKTON_PIPELINE_VERSION = "v1.15.0"
@@ -78,10 +78,10 @@ VALIDATORS = (TEKTON, ARGOCD)
 
 def ensure_validators(progress: Progress | None = None) -> dict[str, Path]:
     """The validator binaries by name (`tekton`, `argocd`), building whichever are missing."""
-    progress = progress or _stderr_progress
+    progress = progress or stderr_progress
     missing = [v for v in VALIDATORS if not v.present()]
     if missing:
-        go = _Go(_check_go(), _go_env(), progress)
+        go = GoTool(_check_go(), go_env(), progress)
         started = time.monotonic()
         for validator in missing:
             progress(
