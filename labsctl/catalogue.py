@@ -43,9 +43,10 @@ TOOLS: MappingProxyType[str, CatalogueTool] = MappingProxyType(
                 description="SonarQube Community Edition: static analysis and quality gates",
                 repo_url="https://SonarSource.github.io/helm-chart-sonarqube",
                 chart="sonarqube",
-                version="10.6.0",
+                # The chart repository's index names this release with its build number.
+                version="10.6.0+3033",
                 default_stage="ci-cd",
-                values=MappingProxyType({"community": {"enabled": True}}),
+                values=MappingProxyType({"edition": "community"}),
             ),
             CatalogueTool(
                 name="pact-broker",

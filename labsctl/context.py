@@ -96,6 +96,8 @@ def _pipelines(residency: Residency, frozen: bool) -> dict[str, Any]:
     namespace = residency.namespace(pipelines.stage)
     deploy = [residency.namespace(s) for s in residency.deploy_stages() if s in stages]
     deploy = deploy if enabled else []
+    git_url = pipelines.git_url or ""
+    webhook = pipelines.webhook
     return {
         "enabled": enabled,
         "required": pipelines.enabled is True,
@@ -106,10 +108,37 @@ def _pipelines(residency: Residency, frozen: bool) -> dict[str, Any]:
         "deployer_namespaces": [] if frozen else deploy,
         "default_deploy_namespace": deploy[0] if deploy else namespace,
         "images": pipelines.images.model_dump(),
-        "git_url": pipelines.git_url or "",
+        "git_url": git_url,
         "git_credentials_secret": pipelines.git_credentials_secret,
-        "git_host": _host(pipelines.git_url),
+        "git_ssh": is_ssh_url(git_url),
+        "git_host": git_credential_host(git_url),
+        "git_username": pipelines.git_username,
+        "git_known_hosts": "".join(f"{line}\n" for line in pipelines.git_known_hosts),
+        "image": pipelines.image or "",
+        "registry_credentials_secret": pipelines.registry_credentials_secret,
+        "linked_secrets": [
+            name
+            for name, ref in (
+                ("git-credentials", pipelines.git_credentials_secret),
+                ("registry-credentials", pipelines.registry_credentials_secret),
+            )
+            if ref
+        ],
+        "manifests": pipelines.manifests,
+        # The push trigger: only with a repository and an image to build (semantics says so).
+        "webhook": {
+            "provider": webhook.provider.value,
+            "secret": webhook.secret,
+            "host": webhook.host or "",
+            "event_types": list(WEBHOOK_PUSH_EVENTS[webhook.provider.value]),
+        }
+        if enabled and webhook and git_url and pipelines.image
+        else None,
     }
+
+
+# The header value each Git host sends with a push event (its interceptor's `eventTypes`).
+WEBHOOK_PUSH_EVENTS = {"github": ("push",), "gitlab": ("Push Hook",)}
 
 
 def _gitops(residency: Residency) -> dict[str, Any]:
@@ -146,6 +175,11 @@ def _gitops(residency: Residency) -> dict[str, Any]:
     return {
         "enabled": bool(applications),
         "namespace": tooling.argocd_namespace,
+        "repositories": _repositories(residency),
+        # Stages an Application deploys to, labelled for the GitOps operator when asked.
+        "managed_namespaces": sorted({app["namespace"] for app in applications})
+        if tooling.managed_by_label
+        else [],
         "project": residency.name,
         "source_repos": repos,
         "destinations": [
@@ -156,10 +190,41 @@ def _gitops(residency: Residency) -> dict[str, Any]:
     }
 
 
-def _host(url: str | None) -> str:
-    """`https://git.example.com` of a repository URL, for Tekton's credential annotation."""
-    if not url or "://" not in url:
+def _repositories(residency: Residency) -> list[dict[str, Any]]:
+    """Argo CD repository credentials, one per repository URL that names a credentials secret,
+    scoped to the residency's project."""
+    out: dict[str, dict[str, Any]] = {}
+    for app in residency.spec.tooling.applications:
+        if app.credentials_secret is None or app.repo_url in out:
+            continue
+        ssh = is_ssh_url(app.repo_url)
+        out[app.repo_url] = {
+            "name": f"{naming.tool_application(residency, app.name)}-repository",
+            "url": app.repo_url,
+            "type": "helm" if app.chart else "git",
+            "ssh": ssh,
+            "secret": app.credentials_secret,
+            "username": app.credentials_username,
+            "secret_key": "sshPrivateKey" if ssh else "password",
+        }
+    return list(out.values())
+
+
+def is_ssh_url(url: str) -> bool:
+    """`ssh://...` and scp-like `user@host:path` repository URLs."""
+    return url.startswith("ssh://") or ("@" in url and "://" not in url)
+
+
+def git_credential_host(url: str) -> str:
+    """Tekton's `tekton.dev/git-0` value for a repository URL: `https://host[:port]` for HTTPS,
+    `host[:port]` for SSH."""
+    if not url:
         return ""
+    if url.startswith("ssh://"):
+        authority = url.removeprefix("ssh://").split("/")[0]
+        return authority.rpartition("@")[2]
+    if "://" not in url:
+        return url.partition("@")[2].partition(":")[0]
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/')[0]}"
 

@@ -31,6 +31,7 @@ ORDER = (
     "Network",
     "Pipelines",
     "PipelineImages",
+    "Webhook",
     "Tooling",
     "Tool",
     "Application",

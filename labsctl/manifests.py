@@ -9,6 +9,8 @@ CONDITION_NOTES = {
     "openshift": "Apply only where the cluster serves the user.openshift.io/v1 API (OpenShift).",
     "image-puller": "Apply only where the cluster has the system:image-puller ClusterRole.",
     "triggers": "Apply only where the cluster serves triggers.tekton.dev/v1beta1 (Triggers).",
+    "triggers-route": "Apply only where the cluster serves Triggers and route.openshift.io/v1.",
+    "triggers-ingress": "Apply only where the cluster serves Triggers and no OpenShift Routes.",
     "secrets": "References only: fill in the values named by labsctl.dev/secret-from from your "
     "own secret store before applying; labsctl never writes secret values.",
 }

@@ -6,7 +6,11 @@ Derived from what labsctl touches, nothing more:
   (`get`, `list`) and delete (teardown and pruning), cluster-wide because each residency brings
   new namespaces;
 - `bind` on exactly the ClusterRoles the RoleBindings reference (admin, edit, view,
-  system:image-puller), so RBAC's escalation check passes without holding those rights;
+  system:image-puller, tekton-triggers-eventlistener-roles), so RBAC's escalation check passes
+  without holding those rights;
+- ClusterRoles and ClusterRoleBindings for each residency's event listener (its own role, which
+  reads Triggers' cluster interceptors and cluster trigger bindings, and nothing else), and read
+  access to those two kinds, which RBAC requires to create that role;
 - `list` on every kind, so teardown can refuse to delete a namespace that holds something
   labsctl did not create, whatever its kind (a Role, an HPA, a custom resource); a kind it may
   not list makes teardown refuse rather than delete blind. Kubernetes RBAC cannot limit this to
@@ -27,14 +31,27 @@ from labsctl.lock import LOCK_NAMESPACE
 
 NAME = "labsctl-bootstrapper"
 WRITE = ["get", "list", "watch", "create", "patch", "update", "delete"]
-BOUND_CLUSTER_ROLES = ["admin", "edit", "view", "system:image-puller"]
+BOUND_CLUSTER_ROLES = [
+    "admin",
+    "edit",
+    "view",
+    "system:image-puller",
+    "system:image-builder",
+    "tekton-triggers-eventlistener-roles",
+]
+# What the residency's own event-listener ClusterRole grants: a bootstrapper must hold it to
+# create that role (RBAC's escalation check).
+READ_ONLY: list[tuple[str, list[str]]] = [
+    ("triggers.tekton.dev", ["clusterinterceptors", "clustertriggerbindings"]),
+]
 MANAGED: list[tuple[str, list[str]]] = [
     ("", ["namespaces", "resourcequotas", "limitranges", "serviceaccounts", "secrets"]),
-    ("networking.k8s.io", ["networkpolicies"]),
-    ("rbac.authorization.k8s.io", ["rolebindings"]),
+    ("networking.k8s.io", ["networkpolicies", "ingresses"]),
+    ("rbac.authorization.k8s.io", ["rolebindings", "clusterroles", "clusterrolebindings"]),
     ("user.openshift.io", ["groups"]),
+    ("route.openshift.io", ["routes"]),
     ("tekton.dev", ["tasks", "pipelines"]),
-    ("triggers.tekton.dev", ["triggertemplates", "triggerbindings"]),
+    ("triggers.tekton.dev", ["triggertemplates", "triggerbindings", "triggers", "eventlisteners"]),
     ("argoproj.io", ["applications", "appprojects"]),
 ]
 
@@ -62,6 +79,10 @@ def manifests(who: dict[str, str]) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = [
         {"apiGroups": [group], "resources": resources, "verbs": WRITE}
         for group, resources in MANAGED
+    ]
+    rules += [
+        {"apiGroups": [group], "resources": resources, "verbs": ["get", "list", "watch"]}
+        for group, resources in READ_ONLY
     ]
     rules.append(
         {

@@ -27,7 +27,41 @@ from labsctl.spec import API_VERSION, Residency
 ROLES = ("namespaces", "quotas", "network", "rbac", "pipelines", "gitops")
 # `<role>/<condition>/` templates are applied only where the cluster has what they need.
 # `secrets`: objects whose values labsctl fills at run time from spec.secrets (never rendered).
-CONDITIONS = ("openshift", "image-puller", "triggers", "secrets")
+# `triggers-route`: Triggers and OpenShift Routes served; `triggers-ingress`: Triggers, no Routes.
+CONDITIONS = (
+    "openshift",
+    "image-puller",
+    "triggers",
+    "triggers-route",
+    "triggers-ingress",
+    "secrets",
+)
+# Within a set, objects are applied in this order of kinds (others after, as rendered), so that
+# nothing is created before what it refers to: an Application never before its AppProject, a
+# Trigger never before its template and binding. Teardown deletes in the reverse order.
+KIND_ORDER = (
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "Group",
+    "Secret",
+    "ServiceAccount",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "Task",
+    "Pipeline",
+    "TriggerTemplate",
+    "TriggerBinding",
+    "Trigger",
+    "EventListener",
+    "Route",
+    "Ingress",
+    "AppProject",
+    "Application",
+)
 TEMPLATE_SUFFIX = ".yaml.j2"
 
 
@@ -150,12 +184,17 @@ def render(
             _check_object(doc, name)
             grouped.setdefault((role, condition), []).append(_own(doc, residency, stage_of, frozen))
     sets = tuple(
-        ObjectSet(role, condition, tuple(grouped[(role, condition)]))
+        ObjectSet(role, condition, tuple(sorted(grouped[(role, condition)], key=_kind_rank)))
         for role in ROLES
         for condition in (None, *CONDITIONS)
         if (role, condition) in grouped
     )
     return Rendering(residency=residency, sets=sets, context=context)
+
+
+def _kind_rank(obj: dict[str, Any]) -> int:
+    kind = obj["kind"]
+    return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
 
 
 def _check_object(doc: Any, template: str) -> None:

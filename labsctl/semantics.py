@@ -14,6 +14,7 @@ from typing import Any
 
 from labsctl import naming, policy, quantity, secretsources
 from labsctl.catalogue import TOOLS, known_tools
+from labsctl.context import git_credential_host, is_ssh_url
 from labsctl.spec import INTEGER_QUOTA_RESOURCES, Quota, QuotaProfile, Residency
 
 _SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|api[-_]?key|private[-_]?key)$", re.I)
@@ -37,6 +38,8 @@ def check(residency: Residency, rules: policy.Policy | None = None) -> list[Issu
         *_stage_references(residency),
         *_tools(residency),
         *_secrets(residency),
+        *_pipeline_inputs(residency),
+        *_repository_credentials(residency),
         *_derived_names(residency),
         *_labels(residency),
         *_namespaces(residency, rules),
@@ -191,7 +194,14 @@ def _secrets(r: Residency) -> Iterator[Issue]:
             )
     references: list[tuple[tuple[str | int, ...], str | None]] = [
         (("spec", "pipelines", "gitCredentialsSecret"), r.spec.pipelines.git_credentials_secret),
+        (
+            ("spec", "pipelines", "registryCredentialsSecret"),
+            r.spec.pipelines.registry_credentials_secret,
+        ),
     ]
+    webhook = r.spec.pipelines.webhook
+    if webhook is not None:
+        references.append((("spec", "pipelines", "webhook", "secret"), webhook.secret))
     references += [
         (("spec", "tooling", "applications", i, "credentialsSecret"), app.credentials_secret)
         for i, app in enumerate(r.spec.tooling.applications)
@@ -210,6 +220,59 @@ def _secrets(r: Residency) -> Iterator[Issue]:
         yield from _secret_values(("spec", "tooling", "tools", index, "values"), tool.values)
     for index, app in enumerate(r.spec.tooling.applications):
         yield from _secret_values(("spec", "tooling", "applications", index, "values"), app.values)
+
+
+def _pipeline_inputs(r: Residency) -> Iterator[Issue]:
+    """What the push trigger and the SSH clone cannot work without."""
+    pipelines = r.spec.pipelines
+    if pipelines.webhook is not None:
+        for field, value in (("gitUrl", pipelines.git_url), ("image", pipelines.image)):
+            if not value:
+                yield Issue(
+                    ("spec", "pipelines", "webhook"),
+                    f"a webhook needs spec.pipelines.{field}",
+                    None,
+                    f"set spec.pipelines.{field}, or remove the webhook",
+                )
+    url = pipelines.git_url or ""
+    if not (is_ssh_url(url) and pipelines.git_credentials_secret):
+        return
+    host = git_credential_host(url)
+    name, _, port = host.partition(":")
+    wanted = f"[{name}]:{port}" if port else name
+    hosts = {
+        pattern for line in pipelines.git_known_hosts for pattern in _known_host_patterns(line)
+    }
+    if wanted not in hosts:
+        yield Issue(
+            ("spec", "pipelines", "gitKnownHosts"),
+            "an SSH Git URL with credentials needs the server's host key: an unknown key is "
+            "never trusted",
+            sorted(hosts) or None,
+            f"known_hosts lines for {wanted}, e.g. from `ssh-keyscan {name}`",
+        )
+
+
+def _known_host_patterns(line: str) -> list[str]:
+    fields = line.split(" ")
+    patterns = fields[1] if fields[0] == "@cert-authority" else fields[0]
+    return patterns.split(",")
+
+
+def _repository_credentials(r: Residency) -> Iterator[Issue]:
+    """Argo CD finds credentials by repository URL: one URL, one secret."""
+    first: dict[str, str] = {}
+    for index, app in enumerate(r.spec.tooling.applications):
+        if app.credentials_secret is None:
+            continue
+        known = first.setdefault(app.repo_url, app.credentials_secret)
+        if known != app.credentials_secret:
+            yield Issue(
+                ("spec", "tooling", "applications", index, "credentialsSecret"),
+                "another application uses this repository with other credentials",
+                app.credentials_secret,
+                f"{known!r}, as the other application of {app.repo_url}",
+            )
 
 
 def _secret_values(loc: tuple[str | int, ...], values: Any) -> Iterator[Issue]:

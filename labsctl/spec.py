@@ -358,15 +358,55 @@ class Network(SpecModel):
 
 
 ImageRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._/:@-]*$", max_length=300)]
+# An image repository without tag or digest: `registry.example.com:5000/team/app`.
+IMAGE_REPOSITORY_PATTERN = (
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?"
+    r"(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)+$"
+)
+ImageRepository = Annotated[
+    str, StringConstraints(pattern=IMAGE_REPOSITORY_PATTERN, max_length=200)
+]
+# One known_hosts line: host patterns, key type, base64 key; no comment, no options.
+KNOWN_HOSTS_PATTERN = (
+    r"^(@cert-authority )?[A-Za-z0-9.,:\[\]*?!-]+ "
+    r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com"
+    r"|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}$"
+)
+KnownHost = Annotated[str, StringConstraints(pattern=KNOWN_HOSTS_PATTERN, max_length=2000)]
+HOSTNAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$"
+Hostname = Annotated[str, StringConstraints(pattern=HOSTNAME_PATTERN, max_length=253)]
+GitUser = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$", max_length=100)
+]
 
 
 class PipelineImages(SpecModel):
-    git: ImageRef = "docker.io/alpine/git:2.47.2"
-    """Image of the clone step."""
-    buildah: ImageRef = "quay.io/buildah/stable:v1.38.1"
+    git: ImageRef = "docker.io/alpine/git:v2.47.2"
+    """Image of the clone step and of the deploy's preparing step (needs git and a shell)."""
+    buildah: ImageRef = "quay.io/buildah/stable:v1.39.0"
     """Image of the build-and-push step."""
-    kubectl: ImageRef = "docker.io/bitnami/kubectl:1.37.2"
-    """Image of the deploy step."""
+    kubectl: ImageRef = "registry.k8s.io/kubectl:v1.37.2"
+    """Image of the deploy step (Kubernetes' own kubectl image; needs no shell)."""
+
+
+class WebhookProvider(StrEnum):
+    GITHUB = "github"
+    GITLAB = "gitlab"
+
+
+ProviderName = Annotated[WebhookProvider, Field(strict=False)]
+
+
+class Webhook(SpecModel):
+    provider: ProviderName
+    """Git hosting that sends the push events: `github` or `gitlab` (its Tekton Triggers
+    ClusterInterceptor verifies each event with the secret)."""
+    secret: Name
+    """Name of an entry of `spec.secrets` holding the webhook secret (GitHub's secret, GitLab's
+    secret token)."""
+    host: Hostname | None = None
+    """Host name of the listener's Route (OpenShift; generated when unset) or Ingress
+    (Kubernetes; no Ingress is made without it)."""
 
 
 class Pipelines(SpecModel):
@@ -382,7 +422,24 @@ class Pipelines(SpecModel):
     git_url: RepoURL | None = None
     """Default source repository of the build pipeline."""
     git_credentials_secret: Name | None = None
-    """Name of an entry of `spec.secrets` holding the Git credentials."""
+    """Name of an entry of `spec.secrets` holding the Git credentials: a token or password for
+    an `https://` URL, a private key for an SSH URL."""
+    git_username: GitUser = "git"
+    """User name sent with the token or password of an `https://` Git URL."""
+    git_known_hosts: list[KnownHost] = Field(default=[], max_length=20)
+    """Lines of `known_hosts` (`host key-type key`) of the Git server; needed with SSH Git
+    credentials, so that the clone never trusts an unknown host key."""
+    image: ImageRepository | None = None
+    """Image repository the pipeline pushes to, without tag: each build is tagged with its Git
+    revision and deployed by digest."""
+    registry_credentials_secret: Name | None = None
+    """Name of an entry of `spec.secrets` holding a Docker config JSON
+    (`{"auths": {...}}`) to push to `image`."""
+    webhook: Webhook | None = None
+    """Build on every push: an EventListener that verifies the Git host's signed events (needs
+    `gitUrl` and `image`)."""
+    manifests: RepoPath = "deploy"
+    """Directory of the repository with the manifests (or kustomization) the pipeline deploys."""
     images: PipelineImages = PipelineImages()
     """Container images of the pipeline's steps (point them at a mirror when air-gapped)."""
 
@@ -414,13 +471,21 @@ class Application(SpecModel):
     values: dict[str, Any] = Field(default={})
     """Helm values; data only, never templated."""
     credentials_secret: Name | None = None
-    """Name of an entry of `spec.secrets` holding repository credentials."""
+    """Name of an entry of `spec.secrets` holding repository credentials: a token or password
+    for an `https://` URL, a private key for an SSH URL. Argo CD gets them as a repository
+    secret scoped to the residency's project."""
+    credentials_username: GitUser = "git"
+    """User name sent with the token or password of an `https://` repository."""
 
 
 class Tooling(SpecModel):
     argocd_namespace: Name = "argocd"
     """Namespace where Argo CD runs and where the AppProject and Applications are created; one
     the operator allows in `LABSCTL_ARGOCD_NAMESPACES` (default `argocd`, `openshift-gitops`)."""
+    managed_by_label: bool = True
+    """Label the stages Applications deploy to with `argocd.argoproj.io/managed-by:
+    <argocdNamespace>`, which the OpenShift GitOps operator needs to let that Argo CD deploy
+    there."""
     tools: list[Tool] = Field(default=[])
     """Tools from the catalogue."""
     applications: list[Application] = Field(default=[])

@@ -24,7 +24,10 @@ from labsctl.spec import (
     DATE_MIN,
     DNS_LABEL,
     FILE_PATTERN,
+    HOSTNAME_PATTERN,
+    IMAGE_REPOSITORY_PATTERN,
     KIND,
+    KNOWN_HOSTS_PATTERN,
     LABEL_KEY_PATTERN,
     LABEL_VALUE_PATTERN,
     MAX_RESIDENCY_NAME,
@@ -59,6 +62,11 @@ PATTERN_HELP = {
     + " or count/<resource>[.<group>] in lower-case DNS labels",
     LABEL_KEY_PATTERN: "a label key: an optional lower-case DNS prefix and '/', then at most 63 "
     "letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+    IMAGE_REPOSITORY_PATTERN: "an image repository without tag or digest: "
+    "REGISTRY[:PORT]/PATH in lower case, e.g. registry.example.com/team/app",
+    KNOWN_HOSTS_PATTERN: "a known_hosts line: HOSTS KEY-TYPE BASE64-KEY (as `ssh-keyscan` "
+    "prints it, without comment)",
+    HOSTNAME_PATTERN: "a fully qualified host name in lower case, e.g. hooks.apps.example.com",
 }
 # What is allowed, for the errors the model raises itself (PydanticCustomError kinds).
 CUSTOM_ALLOWED = {

@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 # The OpenShift example names a Git token in spec.secrets; tests give it a value of their own
 # (write_spec does the same for the variables of renamed residencies).
 os.environ.setdefault("MOBILE_BANKING_GIT_TOKEN", "test-token-not-a-secret")
+os.environ.setdefault("MOBILE_BANKING_WEBHOOK_SECRET", "test-webhook-secret-not-a-secret")
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,8 @@ from labsctl.sandbox.controlplane import CRD_SETS, FLAVOURS, ControlPlane
 EXTRAS_DIR = Path(__file__).resolve().parent / "extras"
 FLAVOUR_EXTRAS = {
     "kubernetes": ("kubernetes",),
-    "tekton-argocd": ("kubernetes", "tekton-argocd"),
-    "openshift": ("kubernetes", "openshift"),
+    "tekton-argocd": ("kubernetes", "tekton", "tekton-argocd"),
+    "openshift": ("kubernetes", "tekton", "openshift"),
 }
 FLAVOUR_ALIASES = {
     "plain": "kubernetes",

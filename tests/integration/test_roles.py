@@ -159,10 +159,28 @@ def test_team_members_can_do_what_their_role_allows_and_nothing_more(
     # nothing outside the residency, nothing cluster-wide
     assert not _allowed(k8s, "default", "list", "pods", user="gina", groups=leads)
     assert not _allowed(k8s, "", "list", "namespaces", user="gina", groups=leads)
+    # The one cluster-wide binding is the push listener's read of Triggers' cluster kinds.
     bindings = client.RbacAuthorizationV1Api(k8s).list_cluster_role_binding(
         label_selector=naming.owner_selector(name)
     )
-    assert bindings.items == []
+    assert [(s.kind, s.namespace, s.name) for b in bindings.items for s in b.subjects] == [
+        ("ServiceAccount", f"{name}-ci-cd", "event-listener")
+    ]
+    listener = f"system:serviceaccount:{name}-ci-cd:event-listener"
+    listener_groups = ("system:serviceaccounts", f"system:serviceaccounts:{name}-ci-cd")
+    assert _allowed(
+        k8s,
+        "",
+        "list",
+        "clusterinterceptors",
+        user=listener,
+        groups=listener_groups,
+        group="triggers.tekton.dev",
+    )
+    for namespace in ("default", f"{name}-ci-cd"):
+        assert not _allowed(
+            k8s, namespace, "list", "secrets", user=listener, groups=listener_groups
+        )
 
 
 def test_pipeline_account_deploys_only_to_the_allowed_stages(

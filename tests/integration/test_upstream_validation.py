@@ -20,121 +20,63 @@ import pytest
 import yaml
 
 from labsctl import api
+from labsctl.render import render
 from labsctl.validators import validate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]  # a cold validator build
 
-# The validator's messages for today's template defects, the same in every case.
-# The deploy Task's `enum` needs the alpha flag enable-param-enum (off on a fresh install).
-ENUM_NEEDS_ALPHA_FLAG = (
-    "feature flag `enable-param-enum` should be set to true to use Enum: spec.params[namespace]"
-)
-
-
-# The Pipeline param feeding that Task param has no enum (a run-time error once the flag is on).
-def _enum_not_subset(*task_enum: str) -> str:
-    return (
-        "PipelineRun created by TriggerTemplate build-and-deploy with the TriggerBindings of its "
-        'namespace (git-push): pipeline param "deploy-namespace" has no enum, but referenced in '
-        f'"deploy-manifests" task has enums: [{" ".join(task_enum)}] (the PipelineRun reconciler '
-        "checks this only with enable-param-enum: true)"
-    )
-
-
-# No EventListener or Trigger uses the TriggerTemplate and the TriggerBinding.
-TRIGGER_TEMPLATE_UNUSED = (
-    "no Trigger or EventListener in the input uses this TriggerTemplate: no event ever creates "
-    "its resources"
-)
-TRIGGER_BINDING_UNUSED = (
-    "no Trigger or EventListener in the input uses this TriggerBinding: its params reach no "
-    "TriggerTemplate"
-)
-# Nothing sets the TriggerTemplate's `image` param.
-TRIGGER_TEMPLATE_IMAGE_UNSET = (
-    "resources with the TriggerBindings of its namespace (git-push): resourcetemplates[0] "
-    '(PipelineRun) keeps the literal $(tt.params.image): param "image" has no default and no '
-    "TriggerBinding sets it"
-)
-
 # "<case>: <Kind> <namespace>/<name>" -> the validator's errors for that object, in its order.
-# Remove an entry when a template fix makes its (strict xfail) test pass.
-KNOWN_FAILING: dict[str, tuple[str, ...]] = {
-    "small-team: Task payments-ci-cd/deploy-manifests": (ENUM_NEEDS_ALPHA_FLAG,),
-    "small-team: Pipeline payments-ci-cd/build-and-deploy": (
-        _enum_not_subset("payments-dev", "payments-test"),
-    ),
-    "small-team: TriggerTemplate payments-ci-cd/build-and-deploy": (
-        TRIGGER_TEMPLATE_UNUSED,
-        TRIGGER_TEMPLATE_IMAGE_UNSET,
-    ),
-    "small-team: TriggerBinding payments-ci-cd/git-push": (TRIGGER_BINDING_UNUSED,),
-    "openshift-platform: Task mobile-banking-ci-cd/deploy-manifests": (ENUM_NEEDS_ALPHA_FLAG,),
-    "openshift-platform: Pipeline mobile-banking-ci-cd/build-and-deploy": (
-        _enum_not_subset("mobile-banking-dev", "mobile-banking-test", "mobile-banking-staging"),
-    ),
-    "openshift-platform: TriggerTemplate mobile-banking-ci-cd/build-and-deploy": (
-        TRIGGER_TEMPLATE_UNUSED,
-        TRIGGER_TEMPLATE_IMAGE_UNSET,
-    ),
-    "openshift-platform: TriggerBinding mobile-banking-ci-cd/git-push": (TRIGGER_BINDING_UNUSED,),
-    "small-team-ssh-git-url: Task payments-ci-cd/deploy-manifests": (ENUM_NEEDS_ALPHA_FLAG,),
-    "small-team-ssh-git-url: Pipeline payments-ci-cd/build-and-deploy": (
-        _enum_not_subset("payments-test"),
-    ),
-    "small-team-ssh-git-url: TriggerTemplate payments-ci-cd/build-and-deploy": (
-        TRIGGER_TEMPLATE_UNUSED,
-        TRIGGER_TEMPLATE_IMAGE_UNSET,
-    ),
-    "small-team-ssh-git-url: TriggerBinding payments-ci-cd/git-push": (TRIGGER_BINDING_UNUSED,),
-    "openshift-platform-scp-git-url: Task mobile-banking-ci-cd/deploy-manifests": (
-        ENUM_NEEDS_ALPHA_FLAG,
-    ),
-    "openshift-platform-scp-git-url: Pipeline mobile-banking-ci-cd/build-and-deploy": (
-        _enum_not_subset("mobile-banking-dev", "mobile-banking-test", "mobile-banking-staging"),
-    ),
-    "openshift-platform-scp-git-url: TriggerTemplate mobile-banking-ci-cd/build-and-deploy": (
-        TRIGGER_TEMPLATE_UNUSED,
-        TRIGGER_TEMPLATE_IMAGE_UNSET,
-    ),
-    "openshift-platform-scp-git-url: TriggerBinding mobile-banking-ci-cd/git-push": (
-        TRIGGER_BINDING_UNUSED,
-    ),
-    "small-team-tools-and-applications: Task payments-ci-cd/deploy-manifests": (
-        ENUM_NEEDS_ALPHA_FLAG,
-    ),
-    "small-team-tools-and-applications: Pipeline payments-ci-cd/build-and-deploy": (
-        _enum_not_subset("payments-dev", "payments-test"),
-    ),
-    "small-team-tools-and-applications: TriggerTemplate payments-ci-cd/build-and-deploy": (
-        TRIGGER_TEMPLATE_UNUSED,
-        TRIGGER_TEMPLATE_IMAGE_UNSET,
-    ),
-    "small-team-tools-and-applications: TriggerBinding payments-ci-cd/git-push": (
-        TRIGGER_BINDING_UNUSED,
-    ),
-}
+# A template that is meant to be rejected (there is none today) is listed here; its test is then
+# a strict xfail, which fails the day the template is fixed and fails if the messages change.
+KNOWN_FAILING: dict[str, tuple[str, ...]] = {}
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-SSH_GIT_URL = "ssh://git@git.example.com/payments/api.git"
+SSH_GIT_URL = "ssh://git@git.example.com:2222/payments/api.git"
 SCP_GIT_URL = "git@git.example.com:mobile/onboarding.git"
+HOST_KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+TEKTON = {"Task", "Pipeline"}
+TRIGGERS = {"TriggerTemplate", "TriggerBinding", "Trigger", "EventListener"}
+ARGOCD = {"AppProject", "Application"}
 
 
-def _small_team_with_ssh_pipelines(spec: dict[str, Any]) -> None:
-    spec["spec"]["pipelines"] = {"enabled": True, "gitUrl": SSH_GIT_URL, "deployTo": ["test"]}
+def _small_team_with_ssh_git_and_a_gitlab_webhook(spec: dict[str, Any]) -> None:
+    spec["spec"]["pipelines"] = {
+        "enabled": True,
+        "gitUrl": SSH_GIT_URL,
+        "gitCredentialsSecret": "deploy-key",
+        "gitKnownHosts": [f"[git.example.com]:2222 ssh-ed25519 {HOST_KEY}"],
+        "image": "registry.example.com/payments/api",
+        "registryCredentialsSecret": "registry",
+        "webhook": {"provider": "gitlab", "secret": "webhook", "host": "hooks.example.com"},
+        "deployTo": ["test"],
+    }
+    spec["spec"]["secrets"] = [
+        {"name": "deploy-key", "file": "deploy-key"},
+        {"name": "registry", "env": "PAYMENTS_REGISTRY_AUTH"},
+        {"name": "webhook", "env": "PAYMENTS_WEBHOOK_SECRET"},
+    ]
 
 
 def _platform_with_scp_git_url(spec: dict[str, Any]) -> None:
     spec["spec"]["pipelines"]["gitUrl"] = SCP_GIT_URL
+    spec["spec"]["pipelines"]["gitKnownHosts"] = [f"git.example.com ssh-ed25519 {HOST_KEY}"]
     spec["spec"]["tooling"]["applications"][0]["repoURL"] = SCP_GIT_URL
+
+
+def _platform_without_deploy_stages(spec: dict[str, Any]) -> None:
+    spec["spec"]["pipelines"]["deployTo"] = []
+
+
+def _platform_without_pipelines(spec: dict[str, Any]) -> None:
+    spec["spec"]["pipelines"] = {"enabled": False}
 
 
 def _small_team_with_tools_and_applications(spec: dict[str, Any]) -> None:
     spec["spec"]["tooling"] = {
         "tools": [
             {"name": "nexus"},
-            {"name": "sonarqube", "stage": "dev", "version": "10.7.0"},
+            {"name": "sonarqube", "stage": "dev"},
             {"name": "pact-broker"},
         ],
         "applications": [
@@ -143,6 +85,7 @@ def _small_team_with_tools_and_applications(spec: dict[str, Any]) -> None:
                 "stage": "test",
                 "repoURL": "git@git.example.com:payments/web-deploy.git",
                 "path": "overlays/test",
+                "credentialsSecret": "deploy-key",
             },
             {
                 "name": "cache",
@@ -151,37 +94,56 @@ def _small_team_with_tools_and_applications(spec: dict[str, Any]) -> None:
                 "chart": "redis",
                 "targetRevision": "19.0.1",
                 "values": {"replica": {"replicaCount": 1}},
+                "credentialsSecret": "charts",
+                "credentialsUsername": "payments-robot",
             },
         ],
     }
+    spec["spec"]["secrets"] = [
+        {"name": "deploy-key", "file": "deploy-key"},
+        {"name": "charts", "env": "PAYMENTS_CHARTS_PASSWORD"},
+    ]
 
 
-# case -> (example, change to its spec, kinds the case must render)
-CASES: dict[str, tuple[str, Callable[[dict[str, Any]], None] | None, set[str]]] = {
-    "small-team": (
-        "small-team.yaml",
-        None,
-        {"Task", "Pipeline", "TriggerTemplate", "TriggerBinding"},
-    ),
-    "openshift-platform": (
+# case -> (example, change to its spec, frozen, kinds the case must render)
+CASES: dict[str, tuple[str, Callable[[dict[str, Any]], None] | None, bool, set[str]]] = {
+    "small-team": ("small-team.yaml", None, False, TEKTON),
+    "openshift-platform": ("openshift-platform.yaml", None, False, TEKTON | TRIGGERS | ARGOCD),
+    "openshift-platform-frozen": (
         "openshift-platform.yaml",
         None,
-        {"Task", "Pipeline", "TriggerTemplate", "TriggerBinding", "AppProject", "Application"},
+        True,
+        TEKTON | TRIGGERS | ARGOCD,
     ),
-    "small-team-ssh-git-url": (
+    "small-team-ssh-git-gitlab-webhook": (
         "small-team.yaml",
-        _small_team_with_ssh_pipelines,
-        {"Task", "Pipeline", "TriggerTemplate", "TriggerBinding"},
+        _small_team_with_ssh_git_and_a_gitlab_webhook,
+        False,
+        TEKTON | TRIGGERS,
     ),
     "openshift-platform-scp-git-url": (
         "openshift-platform.yaml",
         _platform_with_scp_git_url,
-        {"Task", "Pipeline", "TriggerTemplate", "TriggerBinding", "AppProject", "Application"},
+        False,
+        TEKTON | TRIGGERS | ARGOCD,
+    ),
+    "openshift-platform-no-deploy-stages": (
+        "openshift-platform.yaml",
+        _platform_without_deploy_stages,
+        False,
+        TEKTON | TRIGGERS | ARGOCD,
+    ),
+    "openshift-platform-pipelines-off": (
+        "openshift-platform.yaml",
+        _platform_without_pipelines,
+        False,
+        ARGOCD,
     ),
     "small-team-tools-and-applications": (
         "small-team.yaml",
         _small_team_with_tools_and_applications,
-        {"Task", "Pipeline", "TriggerTemplate", "TriggerBinding", "AppProject", "Application"},
+        False,
+        TEKTON | ARGOCD,
     ),
 }
 UPSTREAM_GROUPS = ("tekton.dev", "triggers.tekton.dev", "argoproj.io")
@@ -192,14 +154,14 @@ class KnownFailure(Exception):
 
 
 def _render_case(case: str, work: Path) -> Path:
-    example, change, _ = CASES[case]
+    example, change, frozen, _ = CASES[case]
     spec = yaml.safe_load((EXAMPLES / example).read_text(encoding="utf-8"))
     if change is not None:
         change(spec)
     spec_path = work / f"{case}.yaml"
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    result = api.render_spec(spec_path, work / "manifests", "manifests")
-    return result.directory
+    rendering = render(api.load_spec(spec_path), frozen=frozen)
+    return api.write_rendering(rendering, work / "manifests", "manifests").directory
 
 
 def _object_id(case: str, obj: dict[str, Any]) -> str:
@@ -272,7 +234,7 @@ def test_validators_report_every_upstream_object_of_each_case(
 ) -> None:
     rendered = {_object_id(case, obj) for obj in _rendered_objects(case)}
     assert set(upstream_results(case)) == rendered
-    assert {obj["kind"] for obj in _rendered_objects(case)} == CASES[case][2]
+    assert {obj["kind"] for obj in _rendered_objects(case)} == CASES[case][3]
 
 
 def test_known_failing_lists_only_rendered_objects() -> None:
@@ -320,8 +282,8 @@ spec:
     assert results["Task", "build"]["ok"] is True
     assert results["Pipeline", "release"]["errors"] == [
         'unknown field "spec.unknownField"',
-        "PipelineRun with the Pipeline's param defaults (no TriggerTemplate in the input runs "
-        "this Pipeline): invalid input params for task build: missing values for these params "
+        "PipelineRun giving the Pipeline's required params (no TriggerTemplate in the input "
+        "runs this Pipeline): invalid input params for task build: missing values for these params "
         "which have no default values: [image]",
     ]
     assert results["AppProject", "team"]["ok"] is True

@@ -121,7 +121,14 @@ def test_rbac_names_exactly_one_subject(capsys: pytest.CaptureFixture[str]) -> N
             "apiGroups": ["rbac.authorization.k8s.io"],
             "resources": ["clusterroles"],
             "verbs": ["bind"],
-            "resourceNames": ["admin", "edit", "view", "system:image-puller"],
+            "resourceNames": [
+                "admin",
+                "edit",
+                "view",
+                "system:image-puller",
+                "system:image-builder",
+                "tekton-triggers-eventlistener-roles",
+            ],
         }
     ]
     assert not any("*" in r["verbs"] for r in role["rules"])

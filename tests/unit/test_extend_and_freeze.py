@@ -62,8 +62,17 @@ def test_frozen_rendering_gives_the_team_view_only_and_the_pipeline_no_deploy_ri
     bindings = [o for o in objects if o["kind"] == "RoleBinding"]
     team = [b for b in bindings if b["metadata"]["name"].startswith("team-")]
     assert {b["roleRef"]["name"] for b in team} == {"view"}
-    assert {b["metadata"]["name"] for b in bindings} == {"team-view", "image-pullers"}
+    # The pipeline keeps building (its listener, its pushes to its own registry), deploys nowhere.
+    assert {b["metadata"]["name"] for b in bindings} == {
+        "team-view",
+        "image-pullers",
+        "image-builder",
+        "event-listener",
+    }
     assert {o["kind"] for o in objects} >= {"Pipeline", "Application", "AppProject"}  # tools stay
+    assert not [
+        o for o in objects if o["kind"] == "Task" and o["metadata"]["name"] == "deploy-image"
+    ]
     namespaces = [o for o in objects if o["kind"] == "Namespace"]
     assert all(n["metadata"]["annotations"]["labsctl.dev/frozen"] == "true" for n in namespaces)
 

@@ -98,6 +98,9 @@ NOT_RENDERED = {
     ("spec", "secrets", 0, "name"),
     ("spec", "secrets", 0, "env"),
     ("spec", "secrets", 0, "description"),
+    ("spec", "secrets", 1, "name"),
+    ("spec", "secrets", 1, "env"),
+    ("spec", "secrets", 1, "description"),
     ("apiVersion",),
     ("kind",),
 }

@@ -28,7 +28,13 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
 GOLDEN = REPO / "tests" / "data" / "golden"
 UPDATE = os.environ.get("LABSCTL_UPDATE_GOLDEN") == "1"
-CRD_GROUPS = ("tekton.dev", "triggers.tekton.dev", "argoproj.io", "user.openshift.io")
+CRD_GROUPS = (
+    "tekton.dev",
+    "triggers.tekton.dev",
+    "argoproj.io",
+    "user.openshift.io",
+    "route.openshift.io",
+)
 
 
 def _compare_tree(expected_dir: Path, files: dict[str, str]) -> None:
@@ -122,10 +128,34 @@ def test_pipeline_account_gets_edit_only_in_allowed_stages() -> None:
     assert {o["roleRef"]["name"] for o in deployers} == {"edit"}
 
 
-def test_no_cluster_scoped_binding_is_ever_rendered() -> None:
+def test_cluster_scoped_rbac_is_only_the_listeners_read_of_triggers_cluster_kinds() -> None:
+    """No spec can reach cluster-wide rights: the one ClusterRole rendered reads Triggers'
+    cluster interceptors and bindings (Triggers' own listener role would read every Secret),
+    bound only to the residency's own listener account."""
+    found = 0
     for example in EXAMPLES:
-        kinds = {o["kind"] for o in render(load_spec(example)).objects(lambda _: True)}
-        assert "ClusterRoleBinding" not in kinds and "ClusterRole" not in kinds
+        residency = load_spec(example)
+        objects = render(residency).objects(lambda _: True)
+        roles = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ClusterRole"}
+        for role in roles.values():
+            assert role["rules"] == [
+                {
+                    "apiGroups": ["triggers.tekton.dev"],
+                    "resources": ["clusterinterceptors", "clustertriggerbindings"],
+                    "verbs": ["get", "list", "watch"],
+                }
+            ]
+        for binding in (o for o in objects if o["kind"] == "ClusterRoleBinding"):
+            found += 1
+            assert binding["roleRef"]["name"] in roles
+            assert binding["subjects"] == [
+                {
+                    "kind": "ServiceAccount",
+                    "name": "event-listener",
+                    "namespace": residency.namespace(residency.spec.pipelines.stage),
+                }
+            ]
+    assert found == 1  # the OpenShift example has a webhook, the small team none
 
 
 def _set(data: Any, path: tuple[Any, ...], value: str) -> None:

@@ -127,4 +127,5 @@ def test_allowed_fields_name_the_yaml_keys_of_a_nested_model() -> None:
         "targetRevision",
         "values",
         "credentialsSecret",
+        "credentialsUsername",
     ]

@@ -597,8 +597,8 @@ func (in *inputs) checkPipelines(ctx context.Context) {
 		runs := in.runs[obj]
 		if len(runs) == 0 {
 			runs = []pipelineRun{{
-				via: "PipelineRun with the Pipeline's param defaults (no TriggerTemplate in the " +
-					"input runs this Pipeline)",
+				via: "PipelineRun giving the Pipeline's required params (no TriggerTemplate in " +
+					"the input runs this Pipeline)",
 				run: defaultRun(ctx, pipeline),
 			}}
 		}
@@ -610,11 +610,29 @@ func (in *inputs) checkPipelines(ctx context.Context) {
 	}
 }
 
-// defaultRun is a PipelineRun giving no params and binding every required workspace.
+// defaultRun is a PipelineRun as a user starts one by hand: a value for each param without a
+// default (what `tkn pipeline start` asks for), the defaults for the others, and every required
+// workspace bound.
 func defaultRun(ctx context.Context, pipeline *v1.Pipeline) *v1.PipelineRun {
 	pr := &v1.PipelineRun{
 		ObjectMeta: metav1.ObjectMeta{Name: pipeline.Name + "-run", Namespace: pipeline.Namespace},
 		Spec:       v1.PipelineRunSpec{PipelineRef: &v1.PipelineRef{Name: pipeline.Name}},
+	}
+	for _, spec := range pipeline.Spec.Params {
+		if spec.Default != nil {
+			continue
+		}
+		value := v1.ParamValue{Type: v1.ParamTypeString, StringVal: "given-" + spec.Name}
+		switch spec.Type {
+		case v1.ParamTypeArray:
+			value = v1.ParamValue{Type: v1.ParamTypeArray, ArrayVal: []string{"given-" + spec.Name}}
+		case v1.ParamTypeObject:
+			value = v1.ParamValue{Type: v1.ParamTypeObject, ObjectVal: map[string]string{}}
+			for key := range spec.Properties {
+				value.ObjectVal[key] = "given-" + key
+			}
+		}
+		pr.Spec.Params = append(pr.Spec.Params, v1.Param{Name: spec.Name, Value: value})
 	}
 	for _, ws := range pipeline.Spec.Workspaces {
 		if !ws.Optional {

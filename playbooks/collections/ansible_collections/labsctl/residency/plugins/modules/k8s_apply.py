@@ -64,7 +64,8 @@ options:
   secret_values:
     description:
       - Values for objects annotated C(labsctl.dev/secret-from=<name>), by name; each fills the
-        object's C(stringData.password). Never logged, never returned, hidden in diffs.
+        object's C(stringData) key named by its C(labsctl.dev/secret-key) annotation
+        (C(password) without it). Never logged, never returned, hidden in diffs.
     type: dict
     default: {}
   ownership_labels:
@@ -123,6 +124,7 @@ from ansible_collections.labsctl.residency.plugins.module_utils.client import (
 )
 
 SECRET_FROM = "labsctl.dev/secret-from"
+SECRET_KEY = "labsctl.dev/secret-key"
 LIFECYCLE = "labsctl.dev/lifecycle"
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
 
@@ -211,8 +213,9 @@ def _with_secret(obj, values):
         return obj
     if name not in values or values[name] in (None, ""):
         raise ApplyError(f"needs the secret {name!r} (spec.secrets) and it has no value")
+    key = obj["metadata"]["annotations"].get(SECRET_KEY, "password")
     filled = json.loads(json.dumps(obj))
-    filled.setdefault("stringData", {})["password"] = values[name]
+    filled.setdefault("stringData", {})[key] = values[name]
     return filled
 
 
