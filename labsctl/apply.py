@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labsctl import prune
+from labsctl import naming, prune
 from labsctl.cluster import Cluster, Target
 from labsctl.files import write_tree
 from labsctl.inventory import inventory_files
@@ -228,4 +228,26 @@ def _run(
                 prune.delete(cluster_of[name], stale)
         outcomes = [o for o in run.objects if o.residency == name]
         summaries.append(_summarise(rendering, outcomes, failures, stale))
+        if not dry_run:
+            _record(cluster_of[name], name, ok=not failures)
     return summaries, run.diffs
+
+
+def _record(cluster: Cluster, residency: str, *, ok: bool) -> None:
+    """The time and result of this apply, as annotations on the residency's namespaces (under
+    a field manager of their own, so the next apply neither sees nor removes them)."""
+    when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    patch = {
+        "metadata": {
+            "annotations": {
+                naming.ANNOTATION_LAST_APPLY: when,
+                naming.ANNOTATION_LAST_APPLY_RESULT: "succeeded" if ok else "failed",
+            }
+        }
+    }
+    for namespace in cluster.list_owned("v1", "Namespace", naming.owner_selector(residency)):
+        name = namespace["metadata"]["name"]
+        with cluster.calls(f"recording the apply on namespace {name}"):
+            cluster.core.patch_namespace(
+                name, patch, field_manager=f"{naming.FIELD_MANAGER}-last-apply"
+            )

@@ -40,7 +40,12 @@ SERVER_METADATA = (
     "deletionGracePeriodSeconds",
     "finalizers",
 )
-SERVER_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+# Annotations about the live object, not part of what the team reproduces.
+SERVER_ANNOTATIONS = (
+    "kubectl.kubernetes.io/last-applied-configuration",
+    naming.ANNOTATION_LAST_APPLY,
+    naming.ANNOTATION_LAST_APPLY_RESULT,
+)
 CLUSTER_SERVER = "https://kubernetes.default.svc"
 
 

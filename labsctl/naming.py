@@ -21,6 +21,9 @@ ANNOTATION_ARCHIVE = f"{GROUP}/archive"
 ANNOTATION_ORGANISATION = f"{GROUP}/organisation"
 ANNOTATION_SPEC_VERSION = f"{GROUP}/spec-api-version"
 ANNOTATION_FROZEN = f"{GROUP}/frozen"
+# When and how the last apply of a residency ended, on each of its namespaces (for `status`).
+ANNOTATION_LAST_APPLY = f"{GROUP}/last-apply"
+ANNOTATION_LAST_APPLY_RESULT = f"{GROUP}/last-apply-result"
 
 
 def owner_selector(residency: str) -> str:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kubernetes.utils.quantity import parse_quantity
 
-from labsctl import naming
+from labsctl import apply, naming
 from labsctl.cluster import Cluster, Target
+from labsctl.errors import UsageError
 from labsctl.lifecycle import days_left, phase
 from labsctl.spec import Dates, Residency
 
@@ -32,6 +34,8 @@ class ResidencyStatus:
     tools: int
     in_sync: bool | None = None  # only known when the spec was given
     problems: list[str] = field(default_factory=list)
+    drifted: list[str] = field(default_factory=list)  # what a dry run would change
+    target: Target | None = field(default=None, compare=False, repr=False)  # where it was read
 
     @property
     def healthy(self) -> bool:
@@ -101,6 +105,47 @@ def residencies_of(
     return sorted(found, key=lambda s: (s.end or dt.date.max, s.name))
 
 
+def find(
+    target: Target,
+    residencies: list[Residency],
+    *,
+    everything: bool = False,
+    today: dt.date | None = None,
+) -> list[ResidencyStatus]:
+    """The given residencies (each on its own target), and with `everything` every other one on
+    `target` too; sorted by end date. A given residency that is not on its cluster is an error."""
+    found = residencies_of(residencies, target, today) if residencies else []
+    missing = sorted({r.name for r in residencies} - {s.name for s in found})
+    if missing:
+        raise UsageError(
+            f"not on the cluster: {', '.join(missing)}", hint="`labsctl apply` creates them"
+        )
+    if everything:
+        given = {(s.name, s.target) for s in found}
+        found += [
+            s for s in residencies_on(Cluster(target), today=today) if (s.name, target) not in given
+        ]
+    return sorted(found, key=lambda s: (s.end or dt.date.max, s.name))
+
+
+def check_drift(found: list[ResidencyStatus], spec_files: list[Path], target: Target) -> None:
+    """Set `in_sync` and `drifted` of every residency in `found` that `spec_files` describe,
+    from one server-side dry run of them all (what `labsctl plan` shows)."""
+    if not spec_files:
+        return
+    plan = apply.apply(list(spec_files), target, dry_run=True)
+    summaries = {summary.name: summary for summary in plan.residencies}
+    for item in found:
+        summary = summaries.get(item.name)
+        if summary is None:
+            continue
+        item.in_sync = summary.in_sync
+        item.drifted = [
+            f"{c['action']} {c['kind']} {c['namespace'] + '/' if c['namespace'] else ''}{c['name']}"
+            for c in summary.changes
+        ] + [f"failed: role {f.role}: {f.message}" for f in summary.failures]
+
+
 def _status(
     cluster: Cluster, name: str, namespaces: list[dict[str, Any]], today: dt.date | None
 ) -> ResidencyStatus:
@@ -143,6 +188,7 @@ def _status(
         pipelines=len(cluster.list_owned("tekton.dev/v1", "Pipeline", selector)),
         tools=len(cluster.list_owned("argoproj.io/v1alpha1", "Application", selector)),
         problems=problems,
+        target=cluster.target,
     )
 
 

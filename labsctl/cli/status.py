@@ -1,18 +1,19 @@
-"""`labsctl status [SPEC... | --all]`: residencies on the cluster, their phase and health."""
+"""`labsctl status [SPEC...] [--all]`: residencies on the cluster, their phase and health."""
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import click
 
-from labsctl import apply as apply_api
 from labsctl.cli.options import cluster, output, target_from, verbose
-from labsctl.cluster import Cluster
 from labsctl.errors import UsageError
+from labsctl.fleet import fleet_report
 from labsctl.output import emit_data, table
-from labsctl.status import residencies_of, residencies_on
+from labsctl.report import render_html, render_openmetrics
+from labsctl.status import check_drift, find
 from labsctl.validation import load_specs
 
 
@@ -22,15 +23,16 @@ from labsctl.validation import load_specs
     "--all",
     "all_residencies",
     is_flag=True,
-    help="Every residency on the cluster (a fleet report), sorted by end date.",
+    help="Every residency on the cluster (a fleet report), sorted by end date; with SPECs, "
+    "their drift too.",
 )
 @click.option(
     "--drift/--no-drift",
     default=None,
-    help="Check drift with a dry run [default: on for SPECs, off for --all].",
+    help="Check the SPECs' drift with a dry run [default: on when SPECs are given].",
 )
 @cluster
-@output("table", "json", "yaml", default="table")
+@output("table", "json", "yaml", "html", "openmetrics", default="table")
 @verbose
 def command(
     specs: tuple[Path, ...],
@@ -41,25 +43,22 @@ def command(
     sandbox: bool,
     output_format: str,
 ) -> None:
-    """Phase, days left, health and drift of residencies found through their labels."""
-    if bool(specs) == all_residencies:
+    """Phase, days left, health and drift of residencies found through their labels.
+
+    `-o html` writes a self-contained page (timeline, quota, pipelines, tools, team, drift);
+    `-o openmetrics` the same as metrics for Prometheus (docs/fleet-report.md)."""
+    if not specs and not all_residencies:
         raise UsageError("give SPEC files or --all", hint="labsctl status --all")
     target = target_from(kubeconfig, context, sandbox)
     residencies = load_specs(list(specs)) if specs else []
-    names = [r.name for r in residencies] if specs else None
-    found = residencies_of(residencies, target) if specs else residencies_on(Cluster(target))
-    if names:
-        missing = sorted(set(names) - {s.name for s in found})
-        if missing:
-            raise UsageError(
-                f"not on the cluster: {', '.join(missing)}", hint="`labsctl apply` creates them"
-            )
+    found = find(target, residencies, everything=all_residencies)
     if drift if drift is not None else bool(specs):
-        spec_by_name = {r.name: p for r, p in zip(residencies, specs, strict=True)}
-        for item in found:
-            if item.name in spec_by_name:
-                plan = apply_api.apply([spec_by_name[item.name]], target, dry_run=True)
-                item.in_sync = plan.in_sync
+        check_drift(found, list(specs), target)
+    if output_format in ("html", "openmetrics"):
+        report = fleet_report(found)
+        render = render_html if output_format == "html" else render_openmetrics
+        sys.stdout.write(render(report))
+        return
     data = {
         "apiVersion": "labsctl.dev/v1alpha1",
         "kind": "StatusReport",
