@@ -113,8 +113,11 @@ var kinds = map[string]func() webhookObject{
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: tekton-validate FILE...")
+		fmt.Fprintln(os.Stderr, "usage: tekton-validate FILE... | tekton-validate event ...")
 		os.Exit(2)
+	}
+	if os.Args[1] == "event" {
+		os.Exit(runEvent(os.Args[2:]))
 	}
 	var docs []document
 	for _, path := range os.Args[1:] {
@@ -130,6 +133,7 @@ func main() {
 	in := index(objects)
 	in.checkTriggers(ctx)
 	in.checkPipelines(ctx)
+	in.checkPipelineRuns(ctx)
 
 	out := json.NewEncoder(os.Stdout)
 	out.SetEscapeHTML(false)
@@ -287,11 +291,13 @@ type inputs struct {
 	objects   []*object
 	byKey     map[string]*object // kind/namespace/name
 	pipelines []*object
-	triggers  []*object
-	listeners []*object
-	templates []*object
-	bindings  []*object
-	runs      map[*object][]pipelineRun // Pipeline -> PipelineRuns that would run it
+	// PipelineRuns of the input (e.g. read back from a cluster), checked against their Pipeline.
+	pipelineRuns []*object
+	triggers     []*object
+	listeners    []*object
+	templates    []*object
+	bindings     []*object
+	runs         map[*object][]pipelineRun // Pipeline -> PipelineRuns that would run it
 }
 
 type pipelineRun struct {
@@ -311,6 +317,8 @@ func index(objects []*object) *inputs {
 		switch obj.doc.kind {
 		case "Pipeline":
 			in.pipelines = append(in.pipelines, obj)
+		case "PipelineRun":
+			in.pipelineRuns = append(in.pipelineRuns, obj)
 		case "Trigger":
 			in.triggers = append(in.triggers, obj)
 		case "EventListener":
@@ -606,6 +614,25 @@ func (in *inputs) checkPipelines(ctx context.Context) {
 			for _, e := range in.runChecks(ctx, pipeline, r.run) {
 				obj.fail("%s: %s", r.via, e)
 			}
+		}
+	}
+}
+
+// checkPipelineRuns runs the reconciler's checks on each PipelineRun of the input whose Pipeline
+// is in the input too; one whose Pipeline is missing is reported.
+func (in *inputs) checkPipelineRuns(ctx context.Context) {
+	for _, obj := range in.pipelineRuns {
+		pr := obj.value.(*v1.PipelineRun)
+		if pr.Spec.PipelineRef == nil || pr.Spec.PipelineRef.Name == "" {
+			continue // an embedded pipelineSpec or a resolver: nothing of the input to check against
+		}
+		pipeline := in.get("Pipeline", pr.Namespace, pr.Spec.PipelineRef.Name)
+		if pipeline == nil {
+			obj.fail("its Pipeline %s/%s is not in the input", pr.Namespace, pr.Spec.PipelineRef.Name)
+			continue
+		}
+		for _, e := range in.runChecks(ctx, pipeline.value.(*v1.Pipeline), pr) {
+			obj.fail("%s", e)
 		}
 	}
 }
