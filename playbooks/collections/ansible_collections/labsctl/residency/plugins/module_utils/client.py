@@ -299,10 +299,34 @@ class Client:
         return self._decode(response.status, response.reason, response.read())
 
 
+def _from_environment():
+    """kubernetes.core's K8S_AUTH_HOST with K8S_AUTH_API_KEY, K8S_AUTH_VERIFY_SSL and
+    K8S_AUTH_SSL_CA_CERT (what AWX's Kubernetes bearer-token credential injects); None when
+    K8S_AUTH_HOST is not set."""
+    host = os.environ.get("K8S_AUTH_HOST")
+    if not host:
+        return None
+    verify = os.environ.get("K8S_AUTH_VERIFY_SSL", "true").strip().lower()
+    user, groups = _impersonation({})
+    return Client(
+        host,
+        ca_file=os.environ.get("K8S_AUTH_SSL_CA_CERT") or None,
+        token=os.environ.get("K8S_AUTH_API_KEY") or None,
+        insecure=verify in ("false", "no", "off", "0"),
+        impersonate_user=user,
+        impersonate_groups=groups,
+    )
+
+
 def connect(kubeconfig=None, context=None):
     """A client for the kubeconfig (option, K8S_AUTH_KUBECONFIG, KUBECONFIG, ~/.kube/config;
-    each may list several files) and context (option, K8S_AUTH_CONTEXT, current-context), or
-    the in-cluster ServiceAccount."""
+    each may list several files) and context (option, K8S_AUTH_CONTEXT, current-context); without
+    a kubeconfig option or K8S_AUTH_KUBECONFIG, K8S_AUTH_HOST with its companions (AWX's
+    Kubernetes credential) comes first; else the in-cluster ServiceAccount."""
+    if not kubeconfig and not os.environ.get("K8S_AUTH_KUBECONFIG"):
+        from_environment = _from_environment()
+        if from_environment is not None:
+            return from_environment
     paths = _kubeconfig_paths(kubeconfig)
     context = context or os.environ.get("K8S_AUTH_CONTEXT")
     if not paths:
