@@ -130,7 +130,7 @@ def test_a_secret_file_that_leaves_the_secrets_directory_is_never_read(
     (secrets / residency_name / "git-token").symlink_to(admin_kubeconfig)
 
     def from_file(data: dict[str, Any]) -> None:
-        data["spec"]["secrets"] = [{"name": "git-token", "file": "git-token"}]
+        data["spec"]["secrets"][0] = {"name": "git-token", "file": "git-token"}
 
     spec = write_spec(tmp_path, residency_name, "openshift-platform", from_file)
     run = labsctl("apply", str(spec), "--secrets-dir", str(secrets), kubeconfig=admin_kubeconfig)
@@ -157,7 +157,7 @@ def test_the_bootstrappers_credentials_in_the_environment_are_refused_as_secret_
     tmp_path: Path, residency_name: str, admin_kubeconfig: Path
 ) -> None:
     def from_env(data: dict[str, Any]) -> None:
-        data["spec"]["secrets"] = [{"name": "git-token", "env": "K8S_AUTH_KUBECONFIG"}]
+        data["spec"]["secrets"][0] = {"name": "git-token", "env": "K8S_AUTH_KUBECONFIG"}
 
     spec = write_spec(tmp_path, residency_name, "openshift-platform", from_env)
     refused = labsctl("validate", str(spec))
