@@ -125,6 +125,7 @@ from ansible_collections.labsctl.residency.plugins.module_utils.client import (
 
 SECRET_FROM = "labsctl.dev/secret-from"
 SECRET_KEY = "labsctl.dev/secret-key"
+SSH_KEYS = ("ssh-privatekey", "sshPrivateKey")
 LIFECYCLE = "labsctl.dev/lifecycle"
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
 
@@ -214,8 +215,11 @@ def _with_secret(obj, values):
     if name not in values or values[name] in (None, ""):
         raise ApplyError(f"needs the secret {name!r} (spec.secrets) and it has no value")
     key = obj["metadata"]["annotations"].get(SECRET_KEY, "password")
+    value = values[name]
+    if key in SSH_KEYS and not value.endswith("\n"):
+        value += "\n"  # secret sources are stripped; OpenSSH refuses a key without its last newline
     filled = json.loads(json.dumps(obj))
-    filled.setdefault("stringData", {})[key] = values[name]
+    filled.setdefault("stringData", {})[key] = value
     return filled
 
 
@@ -453,6 +457,7 @@ def main():
             },
             "kubeconfig": {"type": "path"},
             "context": {"type": "str"},
+            "request_timeout": {"type": "str"},
         },
         supports_check_mode=True,
     )
