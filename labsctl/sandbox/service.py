@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from labsctl import paths
 from labsctl.errors import ConflictError, SandboxError
 from labsctl.sandbox.build import Binaries, ensure_binaries
 from labsctl.sandbox.controlplane import CRD_SETS, FLAVOURS, ControlPlane
+from labsctl.sandbox.upstream_crds import argocd_crd_files
 
 EXTRAS_DIR = Path(__file__).resolve().parent / "extras"
 FLAVOUR_EXTRAS = {
@@ -71,10 +74,18 @@ def normalise_flavour(flavour: str) -> str:
 
 def install_flavour(control_plane: ControlPlane, binaries: Binaries) -> None:
     """Serve the flavour's CRDs (waiting until established) and create its cluster furniture."""
+    with tempfile.TemporaryDirectory(prefix="labsctl-crds-") as upstream:
+        _install(control_plane, binaries, Path(upstream))
+
+
+def _install(control_plane: ControlPlane, binaries: Binaries, upstream: Path) -> None:
     kubeconfig = str(control_plane.admin_kubeconfig)
     files = [EXTRAS_DIR / f"{name}.yaml" for name in FLAVOUR_EXTRAS[control_plane.flavour]]
     for crd_set in CRD_SETS[control_plane.flavour]:
-        files.extend(sorted((paths.crds_dir() / crd_set).glob("*.yaml")))
+        if crd_set == "argocd":
+            files.extend(argocd_crd_files(upstream))  # Argo CD's own, with their full schemas
+        else:
+            files.extend(sorted((paths.crds_dir() / crd_set).glob("*.yaml")))
     if not files:
         return
     args = [
@@ -89,26 +100,36 @@ def install_flavour(control_plane: ControlPlane, binaries: Binaries) -> None:
         args += ["-f", str(file)]
     _kubectl(args)
     if CRD_SETS[control_plane.flavour]:
-        _kubectl(
-            [
-                str(binaries.kubectl),
-                "--kubeconfig",
-                kubeconfig,
-                "wait",
-                "--for",
-                "condition=Established",
-                "--timeout=60s",
-                "crd",
-                "-l",
-                "app.kubernetes.io/part-of=labsctl-sandbox",
-            ]
-        )
+        wait = [
+            str(binaries.kubectl),
+            "--kubeconfig",
+            kubeconfig,
+            "wait",
+            "--for",
+            "condition=Established",
+            "--timeout=60s",
+            "crd",
+            "-l",
+            "app.kubernetes.io/part-of=labsctl-sandbox",
+        ]
+        # A CRD read before the API server first wrote its status has `conditions: null`, which
+        # `kubectl wait` reports as an error instead of waiting: ask again, within a bound.
+        deadline = time.monotonic() + 60
+        while (problem := _kubectl(wait, check=False)) and "accessor error" in problem:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if problem:
+            raise SandboxError(f"setting up the sandbox failed: {problem}")
 
 
-def _kubectl(args: list[str]) -> None:
+def _kubectl(args: list[str], *, check: bool = True) -> str:
+    """Run kubectl; its error output ("" on success), raised as SandboxError when `check`."""
     result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=120)
-    if result.returncode != 0:
-        raise SandboxError(f"setting up the sandbox failed: {result.stderr.strip()}")
+    problem = result.stderr.strip() if result.returncode != 0 else ""
+    if problem and check:
+        raise SandboxError(f"setting up the sandbox failed: {problem}")
+    return problem
 
 
 def up(flavour: str = "kubernetes") -> SandboxStatus:
