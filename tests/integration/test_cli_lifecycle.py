@@ -103,7 +103,7 @@ def test_removing_a_stage_prunes_its_namespace_and_nothing_else(
     # The namespace goes (its contents with it); the objects that named the stage change.
     assert changes == {
         ("pruned", "Namespace", f"{residency_name}-test"),
-        ("changed", "Task", "deploy-manifests"),  # deploy target enum
+        ("changed", "Task", "deploy-image"),  # the stages it may deploy to
         ("changed", "RoleBinding", "image-pullers"),  # pulling from ci-cd
     }
     core = client.CoreV1Api(k8s)
