@@ -11,7 +11,9 @@ kubectl does: the first file to name a cluster, user or context wins, and so doe
 (`KUBERNETES_SERVICE_HOST`/`_PORT`, the token and CA under `LABSCTL_SERVICEACCOUNT_DIR`, by default
 the standard mount). Context: `--context`, `LABSCTL_CONTEXT`, the current context; a residency's
 `spec.cluster.context` replaces it for that residency. Impersonation: `--as`/`--as-group`
-(`LABSCTL_AS`, `LABSCTL_AS_GROUP`), else the kubeconfig user's `as`/`as-groups`.
+(`LABSCTL_AS`, `LABSCTL_AS_GROUP`), else the kubeconfig user's `as`/`as-groups`. Request timeout:
+`--request-timeout`, `LABSCTL_REQUEST_TIMEOUT`, 30 s; every call of the client follows it
+(`labsctl.timeouts`), and the Ansible run gets it as LABSCTL_REQUEST_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from kubernetes.config.incluster_config import InClusterConfigLoader
 from kubernetes.config.kube_config import KubeConfigMerger
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from labsctl.errors import ClusterError, ConflictError, LabsctlError, UsageError
+from labsctl import timeouts
+from labsctl.errors import ClusterError, ConflictError, LabsctlError, UnreachableError, UsageError
 
-_TIMEOUT = 15
 SERVICEACCOUNT_DIR_ENV = "LABSCTL_SERVICEACCOUNT_DIR"
 DEFAULT_SERVICEACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
@@ -51,6 +53,7 @@ class Target:
     server: str | None = None  # the in-cluster API server
     impersonate_user: str | None = None  # --as; else the kubeconfig user's `as`
     impersonate_groups: tuple[str, ...] = ()
+    request_timeout: float = timeouts.DEFAULT_REQUEST_TIMEOUT  # seconds; 0: no timeout
 
     @property
     def in_cluster(self) -> bool:
@@ -101,6 +104,7 @@ class Target:
         # kubernetes.core splits the groups on commas.
         env["K8S_AUTH_IMPERSONATE_USER"] = self.impersonate_user or ""
         env["K8S_AUTH_IMPERSONATE_GROUPS"] = ",".join(self.impersonate_groups)
+        env[timeouts.REQUEST_TIMEOUT_ENV] = timeouts.format_duration(self.request_timeout)
         return env
 
 
@@ -137,8 +141,11 @@ def resolve_target(
     *,
     impersonate_user: str | None = None,
     impersonate_groups: tuple[str, ...] | list[str] = (),
+    request_timeout: float | None = None,
 ) -> Target:
-    """The target the flags and environment name (see the module's docstring for the order)."""
+    """The target the flags and environment name (see the module's docstring for the order);
+    `request_timeout` in seconds (0: none), by default from LABSCTL_REQUEST_TIMEOUT, else 30."""
+    request_timeout = _request_timeout(request_timeout)
     user = impersonate_user or os.environ.get("LABSCTL_AS") or None
     groups = tuple(impersonate_groups) or tuple(os.environ.get("LABSCTL_AS_GROUP", "").split())
     if groups and not user:
@@ -157,6 +164,7 @@ def resolve_target(
             context or _current_context(files),
             impersonate_user=user,
             impersonate_groups=groups,
+            request_timeout=request_timeout,
         )
     in_cluster = _in_cluster()
     if in_cluster is None:
@@ -176,7 +184,22 @@ def resolve_target(
         server=server,
         impersonate_user=user,
         impersonate_groups=groups,
+        request_timeout=request_timeout,
     )
+
+
+def _request_timeout(seconds: float | None) -> float:
+    if seconds is None:
+        text = os.environ.get(timeouts.REQUEST_TIMEOUT_ENV)
+        if not text:
+            return timeouts.DEFAULT_REQUEST_TIMEOUT
+        try:
+            seconds = timeouts.parse_duration(text)
+        except ValueError as exc:
+            raise UsageError(f"{timeouts.REQUEST_TIMEOUT_ENV}: {exc}") from exc
+    if seconds < 0:
+        raise UsageError(f"the request timeout must not be negative (got {seconds})")
+    return float(seconds)
 
 
 def _kubeconfig_files(explicit: str | Path | None) -> tuple[Path, ...]:
@@ -327,6 +350,14 @@ class Cluster:
                 urllib3.PoolManager,
                 _Impersonating(rest.pool_manager, str(as_user), tuple(as_groups or ())),
             )
+        # Every request, the dynamic client's discovery included, waits at most the request
+        # timeout for each step and the policy's deadline in all.
+        self.api.rest_client.pool_manager = cast(
+            urllib3.PoolManager,
+            timeouts.BoundedPool(
+                self.api.rest_client.pool_manager, timeouts.RequestPolicy(target.request_timeout)
+            ),
+        )
         self.server = self.api.configuration.host
         self._dynamic: dynamic.DynamicClient | None = None
 
@@ -336,21 +367,27 @@ class Cluster:
             yield
         except ApiException as exc:
             if exc.status == 0:
-                raise self._unreachable(exc) from exc
+                raise self._unreachable(exc, what) from exc
             raise describe_api_error(exc, what) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._unreachable(exc) from exc
+            raise self._unreachable(exc, what) from exc
 
-    def _unreachable(self, exc: Exception) -> ClusterError:
+    def _unreachable(self, exc: Exception, what: str) -> ClusterError:
         reason = getattr(exc, "reason", None) or exc
-        return ClusterError(
-            f"cannot reach the API server at {self.server}: {reason}",
+        if isinstance(exc, timeouts.NoAnswer):
+            return UnreachableError(
+                f"the API server at {self.server} did not answer ({what}): {reason}",
+                hint="is the cluster up and not overloaded? `labsctl sandbox status` for the "
+                "sandbox; --request-timeout (LABSCTL_REQUEST_TIMEOUT) sets how long to wait",
+            )
+        return UnreachableError(
+            f"cannot reach the API server at {self.server} ({what}): {reason}",
             hint="is the cluster up? `labsctl sandbox status` for the sandbox",
         )
 
     def version(self) -> str:
         with self.calls("reading the server version"):
-            info = client.VersionApi(self.api).get_code(_request_timeout=_TIMEOUT)
+            info = client.VersionApi(self.api).get_code()
         return str(info.git_version)
 
     @property

@@ -6,6 +6,7 @@ place (`labsctl.cli.main`), and turns them into `error: ...` / `hint: ...` and t
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -17,7 +18,8 @@ EXIT_CLUSTER = 3
 EXIT_CONFLICT = 4
 EXIT_ANSIBLE = 5
 EXIT_DRIFT = 6
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2, as a shell reports it
+EXIT_TERMINATED = 143  # SIGTERM (a pipeline's or container runtime's stop): 128 + 15
 
 
 class LabsctlError(Exception):
@@ -102,6 +104,11 @@ class ClusterError(LabsctlError):
     exit_code = EXIT_CLUSTER
 
 
+class UnreachableError(ClusterError):
+    """The API server could not be reached, or did not answer within the request timeout
+    (`--request-timeout`) on any attempt: exit 3, as every cluster error."""
+
+
 class ConflictError(LabsctlError):
     """A lock is held, or an object we would touch is not ours."""
 
@@ -124,3 +131,32 @@ class SandboxError(LabsctlError):
     """The local control plane could not be built, started or stopped."""
 
     exit_code = EXIT_CLUSTER
+
+
+class Interrupted(LabsctlError):
+    """SIGINT stopped the run: the work was cancelled where it was, nothing pruned after it, the
+    lock released. `partial` is what the command had done, for it to report (`apply` and
+    `plan`: their summary)."""
+
+    exit_code = EXIT_INTERRUPTED
+    signum: ClassVar[signal.Signals] = signal.SIGINT
+
+    def __init__(self, message: str | None = None, hint: str | None = None) -> None:
+        super().__init__(
+            message or f"interrupted by {self.signum.name}",
+            hint or "run the same command again: it takes up where this one stopped",
+        )
+        self.partial: object = None
+
+
+class Terminated(Interrupted):
+    """SIGTERM stopped the run, as SIGINT does `Interrupted`."""
+
+    exit_code = EXIT_TERMINATED
+    signum = signal.SIGTERM
+
+
+def interruption(signum: int, message: str | None = None) -> Interrupted:
+    """The error for a signal that stops labsctl: SIGINT or SIGTERM."""
+    error = Terminated if signum == signal.SIGTERM else Interrupted
+    return error(message)

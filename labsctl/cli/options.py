@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from labsctl import secretsources
+from labsctl import secretsources, timeouts
 from labsctl.cluster import Target, resolve_target
 from labsctl.errors import UsageError
 from labsctl.output import note
@@ -50,18 +50,44 @@ def output(*choices: str, default: str) -> Callable[[F], F]:
     return decorate
 
 
-_IMPERSONATION = "labsctl.impersonation"
+_CLUSTER_OPTIONS = "labsctl.cluster-options"
 
 
-def _remember_impersonation(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     # Kept aside for `target_from`, so every command taking the cluster options gets them
-    # without a parameter of its own.
-    ctx.meta.setdefault(_IMPERSONATION, {})[param.name] = value
+    # (impersonation, request timeout) without a parameter of its own.
+    ctx.meta.setdefault(_CLUSTER_OPTIONS, {})[param.name] = value
+
+
+class Duration(click.ParamType):
+    """A duration as kubectl takes it (`30s`, `1m`, `500ms`, a number of seconds); in seconds."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, float | int):
+            return float(value)
+        try:
+            return timeouts.parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def cluster(func: F) -> F:
-    """--kubeconfig, --context, --as, --as-group and --sandbox, with the environment variables
-    pipelines set."""
+    """--kubeconfig, --context, --as, --as-group, --request-timeout and --sandbox, with the
+    environment variables pipelines set."""
+    func = click.option(
+        "--request-timeout",
+        type=Duration(),
+        default=timeouts.format_duration(timeouts.DEFAULT_REQUEST_TIMEOUT),
+        show_default=True,
+        envvar=timeouts.REQUEST_TIMEOUT_ENV,
+        expose_value=False,
+        callback=_remember,
+        help="How long to wait for the API server to connect or answer, per request (30s, 1m; "
+        "0: no limit); reads and refused requests are tried 3 times, within 3 times this "
+        f"[env {timeouts.REQUEST_TIMEOUT_ENV}].",
+    )(func)
     func = click.option(
         "--sandbox",
         is_flag=True,
@@ -74,7 +100,7 @@ def cluster(func: F) -> F:
         multiple=True,
         envvar="LABSCTL_AS_GROUP",
         expose_value=False,
-        callback=_remember_impersonation,
+        callback=_remember,
         help="Group to impersonate, with --as; repeatable [env LABSCTL_AS_GROUP, "
         "separated by spaces].",
     )(func)
@@ -84,7 +110,7 @@ def cluster(func: F) -> F:
         envvar="LABSCTL_AS",
         default=None,
         expose_value=False,
-        callback=_remember_impersonation,
+        callback=_remember,
         help="User (or system:serviceaccount:NS:NAME) to impersonate [env LABSCTL_AS].",
     )(func)
     func = click.option(
@@ -106,9 +132,10 @@ def cluster(func: F) -> F:
 def target_from(kubeconfig: str | None, context: str | None, sandbox: bool) -> Target:
     """The cluster to use, and as whom; with --sandbox, the local one (started when needed)."""
     ctx = click.get_current_context(silent=True)
-    impersonation = ctx.meta.get(_IMPERSONATION, {}) if ctx is not None else {}
-    user: str | None = impersonation.get("as_user")
-    groups: tuple[str, ...] = tuple(impersonation.get("as_groups") or ())
+    remembered = ctx.meta.get(_CLUSTER_OPTIONS, {}) if ctx is not None else {}
+    user: str | None = remembered.get("as_user")
+    groups: tuple[str, ...] = tuple(remembered.get("as_groups") or ())
+    request_timeout: float | None = remembered.get("request_timeout")
     if sandbox:
         if kubeconfig:
             raise UsageError("--sandbox and --kubeconfig exclude each other")
@@ -118,9 +145,19 @@ def target_from(kubeconfig: str | None, context: str | None, sandbox: bool) -> T
             state = service.up(state.flavour or "kubernetes")
         assert state.kubeconfig is not None
         return resolve_target(
-            state.kubeconfig, context, impersonate_user=user, impersonate_groups=groups
+            state.kubeconfig,
+            context,
+            impersonate_user=user,
+            impersonate_groups=groups,
+            request_timeout=request_timeout,
         )
-    return resolve_target(kubeconfig, context, impersonate_user=user, impersonate_groups=groups)
+    return resolve_target(
+        kubeconfig,
+        context,
+        impersonate_user=user,
+        impersonate_groups=groups,
+        request_timeout=request_timeout,
+    )
 
 
 specs_argument = click.argument(

@@ -20,4 +20,14 @@ options:
   context:
     description: kubeconfig context; defaults to E(K8S_AUTH_CONTEXT), then the current context.
     type: str
+  request_timeout:
+    description:
+      - How long to wait for the API server, per request, as kubectl's C(--request-timeout)
+        takes it (C(30s), C(1m), C(500ms), a number of seconds); C(0) waits without limit.
+      - It bounds the connection, the TLS handshake and every read. A request is tried up to
+        three times, all within three times this, and only when that cannot do a change twice
+        (no connection made; a read answered by 5xx or not at all; 429, honouring Retry-After).
+      - Defaults to E(LABSCTL_REQUEST_TIMEOUT) (which labsctl sets from its own
+        C(--request-timeout)), then C(30s).
+    type: str
 """

@@ -11,6 +11,13 @@ impersonation (the user's `as`/`as-groups`, or K8S_AUTH_IMPERSONATE_USER/_GROUPS
 kubernetes.core set them), and the in-cluster ServiceAccount (its directory overridable with
 LABSCTL_SERVICEACCOUNT_DIR). For kubeconfigs using a legacy `auth-provider`, it hands over to the
 official client.
+
+Bounded time, as labsctl's own client (labsctl/timeouts.py, which this cannot import): the request
+timeout (the modules' `request_timeout`, else LABSCTL_REQUEST_TIMEOUT, else 30s; 0 for none)
+bounds the connection, the TLS handshake and every read; one request, all attempts and waits
+included, ends within three times that. A request is tried again (waits of 0.5 s, 1 s, the
+server's Retry-After up to 10 s) only when that cannot do a change twice: the connection could
+not be opened, a read (GET, HEAD) failed or got 5xx, or the server refused it with 429.
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import ssl
 import subprocess
 import tempfile
+import time
 import traceback
 from urllib.parse import urlencode
 
@@ -44,6 +53,12 @@ else:
 
 IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 SERVICEACCOUNT_DIR_ENV = "LABSCTL_SERVICEACCOUNT_DIR"
+REQUEST_TIMEOUT_ENV = "LABSCTL_REQUEST_TIMEOUT"
+DEFAULT_REQUEST_TIMEOUT = 30.0
+IDEMPOTENT = ("GET", "HEAD")
+RETRY_STATUSES = (500, 502, 503, 504)  # for reads; 429 for any method
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 
 
 def require_libraries(module):
@@ -61,6 +76,83 @@ class ClientError(Exception):
         self.message = message
         self.status = status
         self.reason = reason
+
+
+def parse_duration(text):
+    """Seconds in a duration as kubectl's --request-timeout takes it: `30s`, `1m`, `1m30s`,
+    `500ms`, `1.5s`, `2h`, or a plain number of seconds; `0` means no timeout (0.0)."""
+    value = str(text).strip().lower()
+    if re.fullmatch(r"\d+(?:\.\d+)?", value):
+        return float(value)
+    if not value or _PART.sub("", value):
+        raise ValueError(
+            f"{text!r} is not a duration: give a number with a unit (500ms, 30s, 1m, 1m30s, 1h), "
+            "a number of seconds, or 0 for no timeout"
+        )
+    return sum(float(number) * _UNITS[unit] for number, unit in _PART.findall(value))
+
+
+def request_timeout(value=None):
+    """Seconds from the module option, else LABSCTL_REQUEST_TIMEOUT, else 30; 0: no timeout."""
+    for source, text in (
+        ("request_timeout", value),
+        (REQUEST_TIMEOUT_ENV, os.environ.get(REQUEST_TIMEOUT_ENV)),
+    ):
+        if text not in (None, ""):
+            try:
+                return parse_duration(text)
+            except ValueError as exc:
+                raise ClientError(f"{source}: {exc}") from exc
+    return DEFAULT_REQUEST_TIMEOUT
+
+
+class RequestPolicy:
+    """How long one request may wait and when it is tried again; `timeout` 0: no limit."""
+
+    def __init__(self, timeout=DEFAULT_REQUEST_TIMEOUT, attempts=3, first_wait=0.5, max_wait=10.0):
+        self.timeout = timeout
+        self.attempts = attempts
+        self.first_wait = first_wait  # doubled after each failed attempt
+        self.max_wait = max_wait  # cap on a wait, Retry-After included
+
+    @property
+    def deadline(self):
+        """The longest one request takes, every attempt and wait included (None: unbounded)."""
+        return self.timeout * self.attempts if self.timeout > 0 else None
+
+    def retryable(self, method, status=0, sent=True):
+        """Whether a failed attempt may be tried again without risking a change done twice:
+        `status` is the HTTP status (0: no answer), `sent` False when no connection was made."""
+        if status == 429 or not sent:
+            return True
+        return method.upper() in IDEMPOTENT and (status == 0 or status in RETRY_STATUSES)
+
+    def wait(self, attempt, elapsed, retry_after=None):
+        """Seconds to wait after failed attempt number `attempt` (1 for the first) before the
+        next, or None when there is no next: attempts used up, or the deadline would pass."""
+        if attempt >= self.attempts:
+            return None
+        seconds = self.first_wait * 2 ** (attempt - 1)
+        if retry_after is not None and retry_after.strip().isdigit():
+            seconds = max(seconds, float(retry_after))
+        seconds = min(seconds, self.max_wait)
+        deadline = self.deadline
+        if deadline is not None and elapsed + seconds >= deadline:
+            return None
+        return seconds
+
+    def attempt_timeout(self, elapsed):
+        """(connect, read) of the next attempt: the request timeout, or what is left of the
+        deadline when that is less; (None, None) without a timeout."""
+        deadline = self.deadline
+        if deadline is None:
+            return None, None
+        seconds = max(min(self.timeout, deadline - elapsed), 0.001)
+        return seconds, seconds
+
+
+def _seconds(value):
+    return f"{value:g}s" if value >= 1 else f"{value * 1000:g}ms"
 
 
 def _kubeconfig_paths(explicit):
@@ -122,7 +214,7 @@ def _impersonation(user):
     return user.get("as"), list(user.get("as-groups") or [])
 
 
-def _in_cluster():
+def _in_cluster(timeout):
     """A client for the pod's ServiceAccount (its directory from LABSCTL_SERVICEACCOUNT_DIR)."""
     host = os.environ.get("KUBERNETES_SERVICE_HOST")
     port = os.environ.get("KUBERNETES_SERVICE_PORT")
@@ -143,6 +235,7 @@ def _in_cluster():
         token=token,
         impersonate_user=user,
         impersonate_groups=groups,
+        request_timeout=timeout,
     )
 
 
@@ -210,9 +303,15 @@ class Client:
         tls_server_name=None,
         impersonate_user=None,
         impersonate_groups=(),
+        request_timeout=DEFAULT_REQUEST_TIMEOUT,
+        clock=time.monotonic,
+        sleep=time.sleep,
     ):
         self.server = server.rstrip("/")
         self.fallback = fallback
+        self.policy = RequestPolicy(request_timeout)
+        self._clock = clock
+        self._sleep = sleep
         self.headers = {"Accept": "application/json", "User-Agent": "labsctl"}
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
@@ -229,11 +328,7 @@ class Client:
             context.verify_mode = ssl.CERT_NONE
         if cert_file and key_file:
             context.load_cert_chain(cert_file, key_file)
-        options = {
-            "ssl_context": context,
-            "retries": False,
-            "timeout": urllib3.Timeout(connect=10, read=60),
-        }
+        options = {"ssl_context": context, "retries": False}  # timeouts: per request
         if tls_server_name and not insecure:  # SNI and the name the certificate must hold
             options.update(server_hostname=tls_server_name, assert_hostname=tls_server_name)
         if not proxy_url:
@@ -266,11 +361,58 @@ class Client:
         if body is not None:
             headers["Content-Type"] = content_type
             payload = json.dumps(body).encode("utf-8")  # JSON is YAML, for apply patches
-        try:
-            response = self.pool.request(method, url, body=payload, headers=headers)
-        except urllib3.exceptions.HTTPError as exc:
-            raise ClientError(f"cannot reach the API server at {self.server}: {exc}") from exc
+        response = self._bounded(method, path, url, payload, headers)
         return self._decode(response.status, response.reason, response.data)
+
+    def _bounded(self, method, path, url, payload, headers):
+        """One request under the policy: every attempt bounded, retried only when safe."""
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            connect, read = self.policy.attempt_timeout(self._clock() - started)
+            try:
+                response = self.pool.request(
+                    method,
+                    url,
+                    body=payload,
+                    headers=headers,
+                    timeout=urllib3.Timeout(connect=connect, read=read),
+                )
+            except urllib3.exceptions.SSLError as exc:  # asking again does not fix a certificate
+                raise ClientError(f"cannot reach the API server at {self.server}: {exc}") from exc
+            except urllib3.exceptions.HTTPError as exc:
+                # NewConnectionError is a ConnectTimeoutError: either way nothing was sent.
+                sent = not isinstance(exc, urllib3.exceptions.ConnectTimeoutError)
+                took = self._clock() - started
+                wait = self.policy.wait(attempt, took)
+                if wait is None or not self.policy.retryable(method, sent=sent):
+                    raise self._failure(exc, method, path, attempt, took) from exc
+            else:
+                wait = self.policy.wait(
+                    attempt, self._clock() - started, response.headers.get("Retry-After")
+                )
+                if (
+                    wait is None
+                    or response.status < 400
+                    or not self.policy.retryable(method, status=response.status)
+                ):
+                    return response
+            self._sleep(wait)
+
+    def _failure(self, exc, method, path, attempts, took):
+        if isinstance(exc, urllib3.exceptions.TimeoutError) and not isinstance(
+            exc, urllib3.exceptions.NewConnectionError
+        ):
+            return ClientError(
+                f"the API server at {self.server} did not answer: {method} {path}: {attempts} "
+                f"attempt{'s' if attempts != 1 else ''} in {took:.1f}s, none answered within the "
+                f"request timeout of {_seconds(self.policy.timeout)}",
+                reason="Timeout",
+            )
+        return ClientError(
+            f"cannot reach the API server at {self.server}: {exc}", reason="Unreachable"
+        )
 
     @staticmethod
     def _decode(status, reason, data):
@@ -293,13 +435,18 @@ class Client:
             body=payload,
             auth_settings=["BearerToken"],
         )
+        timeout = self.policy.timeout or None
         response = self.fallback.call_api(
-            method, url, header_params=self._headers(headers), body=payload
+            method,
+            url,
+            header_params=self._headers(headers),
+            body=payload,
+            _request_timeout=(timeout, timeout) if timeout else None,
         )
         return self._decode(response.status, response.reason, response.read())
 
 
-def _from_environment():
+def _from_environment(timeout):
     """kubernetes.core's K8S_AUTH_HOST with K8S_AUTH_API_KEY, K8S_AUTH_VERIFY_SSL and
     K8S_AUTH_SSL_CA_CERT (what AWX's Kubernetes bearer-token credential injects); None when
     K8S_AUTH_HOST is not set."""
@@ -315,22 +462,25 @@ def _from_environment():
         insecure=verify in ("false", "no", "off", "0"),
         impersonate_user=user,
         impersonate_groups=groups,
+        request_timeout=timeout,
     )
 
 
-def connect(kubeconfig=None, context=None):
+def connect(kubeconfig=None, context=None, timeout=None):
     """A client for the kubeconfig (option, K8S_AUTH_KUBECONFIG, KUBECONFIG, ~/.kube/config;
     each may list several files) and context (option, K8S_AUTH_CONTEXT, current-context); without
     a kubeconfig option or K8S_AUTH_KUBECONFIG, K8S_AUTH_HOST with its companions (AWX's
-    Kubernetes credential) comes first; else the in-cluster ServiceAccount."""
+    Kubernetes credential) comes first; else the in-cluster ServiceAccount. `timeout`: the
+    module's request_timeout option (a duration), else LABSCTL_REQUEST_TIMEOUT, else 30s."""
+    seconds = request_timeout(timeout)
     if not kubeconfig and not os.environ.get("K8S_AUTH_KUBECONFIG"):
-        from_environment = _from_environment()
+        from_environment = _from_environment(seconds)
         if from_environment is not None:
             return from_environment
     paths = _kubeconfig_paths(kubeconfig)
     context = context or os.environ.get("K8S_AUTH_CONTEXT")
     if not paths:
-        return _in_cluster()
+        return _in_cluster(seconds)
     merged = _merge(paths)
     context_name = context or merged["current-context"]
     if not context_name:
@@ -348,6 +498,7 @@ def connect(kubeconfig=None, context=None):
         "tls_server_name": cluster.get("tls-server-name"),
         "impersonate_user": as_user,
         "impersonate_groups": as_groups,
+        "request_timeout": seconds,
     }
     if "auth-provider" in user:
         from kubernetes import config as k8s_config  # legacy auth: the official client knows it

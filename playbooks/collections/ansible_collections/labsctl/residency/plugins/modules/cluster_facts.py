@@ -65,12 +65,17 @@ def main():
             "namespaces": {"type": "list", "elements": "str", "default": []},
             "kubeconfig": {"type": "path"},
             "context": {"type": "str"},
+            "request_timeout": {"type": "str"},
         },
         supports_check_mode=True,
     )
     require_libraries(module)
     try:
-        client = connect(module.params["kubeconfig"], module.params["context"])
+        client = connect(
+            module.params["kubeconfig"],
+            module.params["context"],
+            module.params["request_timeout"],
+        )
         version = client.request("GET", "/version").get("gitVersion", "unknown")
         groups = client.request("GET", "/apis").get("groups", [])
         namespaces = {}

@@ -379,7 +379,9 @@ def apply_one(cluster, obj, params, check_mode):
 def run(module):
     params = module.params
     try:
-        cluster = Cluster(connect(params["kubeconfig"], params["context"]))
+        cluster = Cluster(
+            connect(params["kubeconfig"], params["context"], params["request_timeout"])
+        )
     except (ClientError, OSError, ValueError, KeyError) as exc:
         module.fail_json(msg=f"cannot load the cluster configuration: {exc}")
     results, diffs = [], []
