@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import signal
 import tempfile
 import time
 from collections import Counter
@@ -21,12 +22,13 @@ from typing import Any
 
 from labsctl import naming, prune
 from labsctl.cluster import Cluster, Target
+from labsctl.errors import Interrupted, interruption
 from labsctl.files import write_tree
 from labsctl.inventory import inventory_files
 from labsctl.lifecycle import Phase, phase
 from labsctl.lock import residency_lock
 from labsctl.render import Rendering, render
-from labsctl.runner import Failure, ObjectOutcome, Progress, run_playbook
+from labsctl.runner import Failure, ObjectOutcome, Progress, RunResult, run_playbook
 from labsctl.spec import Residency
 from labsctl.validation import load_specs
 
@@ -177,7 +179,7 @@ def apply(
                             cluster, names, "apply", timeout=lock_timeout, on_wait=on_wait
                         )
                     )
-            summaries, diffs = _run(
+            summaries, diffs, stopped_by = _run(
                 cluster_of,
                 renderings,
                 inventory=inventory,
@@ -187,7 +189,26 @@ def apply(
                 verbose=verbose,
                 on_event=on_event,
             )
-    return ApplySummary(dry_run, time.monotonic() - started, summaries, diffs)
+    summary = ApplySummary(dry_run, time.monotonic() - started, summaries, diffs)
+    if stopped_by is not None:  # the locks are released, the scratch directory is gone
+        raise _interrupted(summary, stopped_by)
+    return summary
+
+
+def _interrupted(summary: ApplySummary, signum: int) -> Interrupted:
+    """The error for a run a signal cancelled, carrying what it had applied for the report."""
+    name = signal.Signals(signum).name
+    if summary.dry_run:
+        message = f"interrupted by {name} during the Ansible run of the plan"
+    else:
+        applied = sum(r.counts["created"] + r.counts["changed"] for r in summary.residencies)
+        message = (
+            f"interrupted by {name} during the Ansible run: {applied} objects had been created "
+            "or changed (listed above), nothing was pruned"
+        )
+    error = interruption(signum, message)
+    error.partial = summary
+    return error
 
 
 def _order(target: Target) -> str:
@@ -205,7 +226,9 @@ def _run(
     prune_stale: bool,
     verbose: int,
     on_event: Callable[[Progress], None] | None,
-) -> tuple[list[ResidencySummary], list[dict[str, Any]]]:
+) -> tuple[list[ResidencySummary], list[dict[str, Any]], int | None]:
+    """Run the playbook, then prune and record each residency; the signal that cancelled the
+    run, if one did (then every residency has failed and nothing was pruned)."""
     run = run_playbook(
         "bootstrap.yml",
         inventory,
@@ -218,9 +241,7 @@ def _run(
     summaries = []
     for rendering in renderings:
         name = rendering.residency.name
-        failures = [f for f in run.failures if f.residency == name]
-        if not failures and run.stats.get(name, {}).get("failures"):
-            failures = [Failure(name, "playbook", "", "the playbook failed for this residency")]
+        failures = _failures(run, name)
         stale: list[prune.ObjectRef] = []
         if prune_stale and not failures:
             stale = prune.candidates(cluster_of[name], name, rendering.objects(lambda _c: True))
@@ -230,7 +251,20 @@ def _run(
         summaries.append(_summarise(rendering, outcomes, failures, stale))
         if not dry_run:
             _record(cluster_of[name], name, ok=not failures)
-    return summaries, run.diffs
+    return summaries, run.diffs, run.signal
+
+
+def _failures(run: RunResult, residency: str) -> list[Failure]:
+    """A residency's failures. A run that did not reach its end (cancelled, ansible-playbook
+    killed or crashed) fails every residency: nothing of it counts as applied or is pruned."""
+    own = [f for f in run.failures if f.residency == residency]
+    if own:
+        return own
+    if run.unfinished is not None:
+        return [Failure(residency, "playbook", "", run.unfinished)]
+    if run.stats.get(residency, {}).get("failures"):
+        return [Failure(residency, "playbook", "", "the playbook failed for this residency")]
+    return []
 
 
 def _record(cluster: Cluster, residency: str, *, ok: bool) -> None:

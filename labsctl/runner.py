@@ -3,22 +3,49 @@
 A failed playbook is a result, not an exception (as ansible-runner does): `RunResult` carries the
 status, per-residency stats, every object the roles applied with its action, and each failure
 with its residency, role, task and message. Progress arrives through `on_event`.
+
+Signals: while the playbook runs, SIGINT and SIGTERM are ours, not ansible-runner's (it installs
+its own handlers when given no `cancel_callback`, and then labsctl never learns of them). The
+first one cancels the run (ansible-runner kills ansible-playbook's process group within
+`_CANCEL_POLL_SECONDS`) and is reported in `RunResult.signal`; the caller stops there.
+
+Secrets: the run's environment holds the values `spec.secrets` names. ansible-runner is kept from
+writing it anywhere: no `env/` files, the `command` artifact (always written by ansible-runner
+2.4.3, the whole environment included) pointed at an in-memory file, no job-event files,
+modules piped to the interpreter (never written as AnsiballZ files) and Ansible's temporary
+files inside the private directory. That directory is 0700 and removed on every way out (return,
+exception, the signals above through the exception the caller raises, interpreter exit); after
+a SIGKILL it is all that is left, with no secret value in it.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import json
 import os
+import shutil
+import signal
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import ansible_runner
 
 from labsctl import paths
 from labsctl.cluster import Target
+
+_IDENT = "run"  # artifacts go to <private>/artifacts/run/
+_CANCEL_POLL_SECONDS = 0.25  # how often ansible-runner asks whether to cancel (its default: 5)
+_STATS_KEYS = ("ok", "changed", "failures", "dark", "skipped")
+# Every per-host count of `playbook_on_stats` (a host with only some of them is still a host).
+_STATS_EVENT_KEYS = (*_STATS_KEYS, "ignored", "rescued", "processed")
 
 
 @dataclass(frozen=True)
@@ -55,15 +82,32 @@ class Progress:
 @dataclass
 class RunResult:
     status: str
-    rc: int
+    rc: int | None  # None: ansible-playbook was killed by a signal (the OOM killer, kill -9)
     objects: list[ObjectOutcome] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
     diffs: list[dict[str, Any]] = field(default_factory=list)
+    signal: int | None = None  # SIGINT or SIGTERM received during the run, which was cancelled
+    recap: bool = False  # ansible-playbook reached its recap (the stats): it ran to its end
 
     @property
     def ok(self) -> bool:
-        return self.status == "successful" and self.rc == 0
+        return self.status == "successful" and self.rc == 0 and self.signal is None
+
+    @property
+    def unfinished(self) -> str | None:
+        """Why the playbook did not run to its end (so no residency may count as applied), or
+        None when it did, failed residencies included."""
+        if self.signal is not None:
+            return f"interrupted by {signal.Signals(self.signal).name} before the run finished"
+        if self.rc is None:
+            return (
+                "ansible-playbook was killed by a signal before it finished (the OOM killer "
+                "does this when memory runs out)"
+            )
+        if not self.recap:
+            return f"ansible-playbook ended with rc {self.rc} before it finished ({self.status})"
+        return None
 
 
 def run_playbook(
@@ -79,22 +123,6 @@ def run_playbook(
 ) -> RunResult:
     """Run `playbooks/<playbook>` on `inventory` against `target`."""
     result = RunResult(status="unstarted", rc=-1)
-    bin_dir = str(Path(sys.executable).parent)
-    env = {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "ANSIBLE_ROLES_PATH": str(paths.roles_dir()),
-        "ANSIBLE_COLLECTIONS_PATH": str(paths.playbooks_dir() / "collections"),
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        "ANSIBLE_FORCE_COLOR": "false",
-        "ANSIBLE_NOCOLOR": "true",
-    }
-    cmdline = ["--forks", str(forks)]
-    if check:
-        cmdline.append("--check")
-    if diff:
-        cmdline.append("--diff")
-    if verbose > 1:
-        cmdline.append("-" + "v" * (verbose - 1))
 
     def handle(event: dict[str, Any]) -> bool:
         _collect(event, result, diff)
@@ -104,36 +132,179 @@ def run_playbook(
             progress = _progress(event)
             if progress is not None:
                 on_event(progress)
-        return True  # keep events, so runner.stats stays available
+        return False  # write no job-event file: everything needed is in `result` already
 
-    with tempfile.TemporaryDirectory(prefix="labsctl-run-") as private:
-        # The cluster and identity labsctl resolved, for kubernetes.core and our modules alike.
-        env.update(target.ansible_env(Path(private)))
-        runner = ansible_runner.run(
-            private_data_dir=private,
-            playbook=str(paths.playbooks_dir() / playbook),
-            inventory=str(inventory),
-            envvars=env,
-            cmdline=" ".join(cmdline),
-            event_handler=handle,
-            quiet=True,
-            suppress_env_files=True,
-        )
+    with _private_dir() as private, _cancel_on_signal(private) as cancel:
+        artifacts = private / "artifacts" / _IDENT
+        with _command_in_memory(artifacts):
+            runner = ansible_runner.run(
+                private_data_dir=str(private),
+                ident=_IDENT,
+                playbook=str(paths.playbooks_dir() / playbook),
+                inventory=str(inventory),
+                envvars=_environment(target, private),
+                cmdline=" ".join(_cmdline(check, diff, verbose, forks)),
+                event_handler=handle,
+                status_handler=_forget_command(artifacts),
+                cancel_callback=cancel.requested,
+                quiet=True,
+                suppress_env_files=True,
+                suppress_output_file=True,
+            )
         result.status = str(runner.status)
-        result.rc = int(runner.rc)
-        result.stats = {
-            host: {
-                key: int((runner.stats or {}).get(key, {}).get(host, 0))
-                for key in ("ok", "changed", "failures", "dark", "skipped")
-            }
-            for host in {
-                h
-                for counts in (runner.stats or {}).values()
-                if isinstance(counts, dict)
-                for h in counts
-            }
-        }
+        result.rc = runner.rc
+        result.signal = cancel.signum
     return result
+
+
+def _environment(target: Target, private: Path) -> dict[str, str]:
+    bin_dir = str(Path(sys.executable).parent)
+    ansible_tmp = str(private / "tmp")
+    return {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_ROLES_PATH": str(paths.roles_dir()),
+        "ANSIBLE_COLLECTIONS_PATH": str(paths.playbooks_dir() / "collections"),
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        "ANSIBLE_FORCE_COLOR": "false",
+        "ANSIBLE_NOCOLOR": "true",
+        # Module arguments (secret values among them) go to the interpreter's stdin, and what
+        # Ansible still writes stays in the private directory, removed with it.
+        "ANSIBLE_PIPELINING": "true",
+        "ANSIBLE_LOCAL_TEMP": ansible_tmp,
+        "ANSIBLE_REMOTE_TMP": ansible_tmp,
+        # The cluster and identity labsctl resolved, for kubernetes.core and our modules alike.
+        **target.ansible_env(private),
+    }
+
+
+def _cmdline(check: bool, diff: bool, verbose: int, forks: int) -> list[str]:
+    cmdline = ["--forks", str(forks)]
+    if check:
+        cmdline.append("--check")
+    if diff:
+        cmdline.append("--diff")
+    if verbose > 1:
+        cmdline.append("-" + "v" * (verbose - 1))
+    return cmdline
+
+
+@contextlib.contextmanager
+def _private_dir() -> Iterator[Path]:
+    """A 0700 directory for ansible-runner, removed on the way out of the block (every process
+    still working in it stopped first) and, should the interpreter exit without leaving the
+    block, at exit."""
+    private = Path(tempfile.mkdtemp(prefix="labsctl-run-")).resolve()
+    private.chmod(0o700)
+    # ansible-runner reads its settings from this file only (a `settings` argument is dropped
+    # when the file is missing): how often it asks `cancel_callback`.
+    settings = private / "env" / "settings"
+    settings.parent.mkdir(mode=0o700)
+    settings.write_text(json.dumps({"pexpect_timeout": _CANCEL_POLL_SECONDS}))
+
+    def remove() -> None:
+        _stop_processes_in(private)
+        shutil.rmtree(private, ignore_errors=True)
+
+    atexit.register(remove)
+    try:
+        yield private
+    finally:
+        remove()
+        atexit.unregister(remove)
+
+
+def _stop_processes_in(directory: Path) -> None:
+    """SIGKILL every process working in `directory`: ansible-playbook, its workers (each in a
+    session of its own, so ansible-runner's `killpg` of ansible-playbook's group misses them and
+    they would go on applying) and the module processes they started. Linux (/proc) only."""
+    for _ in range(20):  # again, for a worker forked while we looked
+        pids = _processes_in(directory)
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
+def _processes_in(directory: Path) -> list[int]:
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):  # gone, a zombie, or not ours
+            cwd = (entry / "cwd").readlink()
+            if cwd == directory or directory in cwd.parents:
+                found.append(int(entry.name))
+    return [pid for pid in found if pid != os.getpid()]
+
+
+@contextlib.contextmanager
+def _command_in_memory(artifacts: Path) -> Iterator[None]:
+    """ansible-runner 2.4.3 always writes `artifacts/<ident>/command` with the whole environment
+    of the run, secret values included, and has no option against it: make that name a link to
+    an anonymous in-memory file (Linux), so the values never reach a disk."""
+    artifacts.mkdir(parents=True, mode=0o700)
+    if not hasattr(os, "memfd_create"):  # elsewhere `_forget_command` removes it at start
+        yield
+        return
+    memory = os.memfd_create("labsctl-runner-command", os.MFD_CLOEXEC)
+    try:
+        (artifacts / "command").symlink_to(f"/proc/{os.getpid()}/fd/{memory}")
+        yield
+    finally:
+        os.close(memory)
+
+
+def _forget_command(artifacts: Path) -> Callable[..., None]:
+    """A status handler removing the `command` artifact once ansible-playbook is starting."""
+
+    def handle(data: dict[str, Any], runner_config: Any = None) -> None:
+        if data.get("status") == "running":
+            (artifacts / "command").unlink(missing_ok=True)
+
+    return handle
+
+
+class _Cancel:
+    """The first SIGINT or SIGTERM received while the playbook runs in `private`."""
+
+    def __init__(self, private: Path) -> None:
+        self.private = private
+        self.signum: int | None = None
+
+    def note(self, signum: int, _frame: FrameType | None) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+    def requested(self) -> bool:
+        """ansible-runner's `cancel_callback`: True once signalled, after stopping the run's
+        processes (ansible-runner then kills ansible-playbook's group, gone already)."""
+        if self.signum is None:
+            return False
+        _stop_processes_in(self.private)
+        return True
+
+
+@contextlib.contextmanager
+def _cancel_on_signal(private: Path) -> Iterator[_Cancel]:
+    """SIGINT and SIGTERM note a cancellation for the block (in the main thread: signals are
+    delivered there only), then the previous handlers are back."""
+    cancel = _Cancel(private)
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+    previous = {s: signal.signal(s, cancel.note) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield cancel
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def _host_stats(data: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Per host counts from the `playbook_on_stats` event: {host: {ok, changed, ...}}."""
+    counts = {key: data.get(key) or {} for key in _STATS_EVENT_KEYS}
+    hosts = {host for per_host in counts.values() for host in per_host}
+    return {host: {key: int(counts[key].get(host, 0)) for key in _STATS_KEYS} for host in hosts}
 
 
 def _role(event_data: dict[str, Any]) -> str:
@@ -162,7 +333,10 @@ def _collect(event: dict[str, Any], result: RunResult, diff: bool) -> None:
     data = event.get("event_data", {})
     res = data.get("res") or {}
     host = str(data.get("host", ""))
-    if event.get("event") == "runner_on_ok":
+    if event.get("event") == "playbook_on_stats":
+        result.stats = _host_stats(data)
+        result.recap = True
+    elif event.get("event") == "runner_on_ok":
         for entry in res.get("results") or []:
             if isinstance(entry, dict) and "action" in entry and "kind" in entry:
                 result.objects.append(

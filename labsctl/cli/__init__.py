@@ -8,15 +8,27 @@ literally (no markup, control characters escaped, long text cut).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import signal
 import sys
 import traceback
+from collections.abc import Iterator
+from types import FrameType
+from typing import NoReturn
 
 import click
 
 from labsctl.cli.app import cli
-from labsctl.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_INVALID, LabsctlError, SpecError
+from labsctl.errors import (
+    EXIT_INTERNAL,
+    EXIT_INVALID,
+    Interrupted,
+    LabsctlError,
+    SpecError,
+    interruption,
+)
 from labsctl.output import error, format_problem, shown_text
 
 
@@ -26,22 +38,17 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    with _sigterm_raises():
+        _run(argv, verbose)
+
+
+def _run(argv: list[str] | None, verbose: bool) -> NoReturn:
     try:
         cli.main(args=argv, prog_name="labsctl", standalone_mode=False)
     except LabsctlError as exc:
-        if verbose:
-            traceback.print_exc()
-        if isinstance(exc, SpecError) and not exc.shown:
-            for problem in exc.problems:
-                click.echo(format_problem(problem), err=True)
-        error(exc.message, exc.hint)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        error("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
-        error("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
+        _fail(exc, verbose)
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        _fail(Interrupted(), verbose)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -59,6 +66,31 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(EXIT_INTERNAL)
     sys.exit(0)
+
+
+def _fail(exc: LabsctlError, verbose: bool) -> NoReturn:
+    if verbose:
+        traceback.print_exc()
+    if isinstance(exc, SpecError) and not exc.shown:
+        for problem in exc.problems:
+            click.echo(format_problem(problem), err=True)
+    error(exc.message, exc.hint)
+    sys.exit(exc.exit_code)
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM stops the work as Ctrl-C does (SIGINT: Python's KeyboardInterrupt): with an
+    exception that unwinds, so locks are released and temporary files removed."""
+
+    def terminated(signum: int, _frame: FrameType | None) -> None:
+        raise interruption(signum)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _verbose(argv: list[str]) -> bool:
