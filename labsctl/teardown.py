@@ -1,11 +1,13 @@
 """The end of a residency: delete what it owns, only that, and make sure it is really gone.
 
-Plans first (every owned object, found by the residency's ownership labels), refuses when a
-namespace it would delete holds objects labsctl did not create (unless forced), backs the
-residency up in the `export` format, deletes in reverse order of creation under the residency's
-lock, then waits until the namespaces are gone; a namespace stuck in Terminating is reported with
-what holds it (finalizers, remaining objects) instead of being waited for forever. Re-running
-after an interruption continues where it stopped: everything is derived from the cluster.
+Plans first (every owned object, found by the residency's ownership labels); then, under the
+residency's lock from the first read to the last delete, plans again (and stops if the residency
+changed since the plan was shown), refuses when a namespace it would delete holds objects labsctl
+did not create (unless forced), backs the residency up in the `export` format into a directory of
+its own, deletes in reverse order of creation, then waits until the namespaces are gone; a
+namespace stuck in Terminating is reported with what holds it (finalizers, remaining objects)
+instead of being waited for forever. Re-running after an interruption continues where it
+stopped: everything is derived from the cluster.
 """
 
 from __future__ import annotations
@@ -154,35 +156,70 @@ def execute(
     lock_timeout: float = 60.0,
     on_progress: Callable[[str], None] | None = None,
 ) -> TeardownResult:
+    """Delete what `teardown_plan` showed, under the residency's lock from the first read to the
+    last delete: the residency is planned again inside the lock, and a plan that changed since
+    it was shown (an apply ran in between) deletes nothing."""
     started = time.monotonic()
     say = on_progress or (lambda _message: None)
-    if teardown_plan.blind and not force:
+    residency = teardown_plan.residency
+    with residency_lock(cluster, [residency], "teardown", timeout=lock_timeout) as lock:
+        current = plan(cluster, residency)
+        _check_unchanged(teardown_plan, current)
+        _check_deletable(current, force)
+        backup = None
+        if backup_to is not None and current.namespaces:
+            say(f"backing up to {backup_to}")
+            backup = str(export(cluster, residency, backup_to).directory)
+        inside = set(current.namespaces)
+        for item in current.objects:
+            if item.namespace in inside:
+                continue  # goes with its namespace
+            lock.check(f"deleting {item.describe()}")
+            say(f"deleting {item.describe()}")
+            cluster.delete(item.api_version, item.kind, item.name, item.namespace)
+        stuck = _wait_gone(cluster, residency, timeout, say)
+    return TeardownResult(current, True, backup, time.monotonic() - started, stuck)
+
+
+def _check_unchanged(shown: TeardownPlan, current: TeardownPlan) -> None:
+    added = sorted(set(current.objects) - set(shown.objects))
+    gone = set(shown.objects) - set(current.objects)
+    if added:
+        raise ConflictError(
+            f"residency {shown.residency} changed since its plan was made: "
+            f"{', '.join(o.describe() for o in added)} appeared (and {len(gone)} objects went); "
+            "nothing was deleted",
+            hint="another run changed it meanwhile: run teardown again to see the new plan",
+        )
+
+
+def _check_deletable(current: TeardownPlan, force: bool) -> None:
+    if current.blind and not force:
         raise ClusterError(
-            f"residency {teardown_plan.residency}: teardown may not see everything in the "
-            f"namespaces it would delete (forbidden: {', '.join(teardown_plan.blind)}), so it "
+            f"residency {current.residency}: teardown may not see everything in the "
+            f"namespaces it would delete (forbidden: {', '.join(current.blind)}), so it "
             "cannot tell whether they hold objects labsctl did not create; nothing was deleted",
             hint="grant what `labsctl rbac` prints (it lists every kind), or use --force to "
             "delete without seeing them",
         )
-    if teardown_plan.unowned and not force:
+    if current.unowned and not force:
         raise ConflictError(
-            f"residency {teardown_plan.residency}: its namespaces hold objects labsctl did not "
-            f"create: {', '.join(teardown_plan.unowned)}; nothing was deleted",
+            f"residency {current.residency}: its namespaces hold objects labsctl did not "
+            f"create: {', '.join(current.unowned)}; nothing was deleted",
             hint="move them out, or use --force to delete them with the namespaces",
         )
-    backup = None
-    if backup_to is not None and teardown_plan.namespaces:
-        say(f"backing up to {backup_to}")
-        backup = str(export(cluster, teardown_plan.residency, backup_to).directory)
-    with residency_lock(cluster, [teardown_plan.residency], "teardown", timeout=lock_timeout):
-        inside = set(teardown_plan.namespaces)
-        for item in teardown_plan.objects:
-            if item.namespace in inside:
-                continue  # goes with its namespace
-            say(f"deleting {item.describe()}")
-            cluster.delete(item.api_version, item.kind, item.name, item.namespace)
-        stuck = _wait_gone(cluster, teardown_plan.residency, timeout, say)
-    return TeardownResult(teardown_plan, True, backup, time.monotonic() - started, stuck)
+
+
+def backup_directory(backup_dir: Path, residency: str, today: str) -> Path:
+    """`<backup_dir>/<residency>-<today>`, or with `.2`, `.3`... when that exists: a backup is
+    never overwritten (a re-run after an interrupted teardown backs up what is left beside the
+    complete backup of the first run)."""
+    candidate = backup_dir / f"{residency}-{today}"
+    number = 1
+    while candidate.exists():
+        number += 1
+        candidate = backup_dir / f"{residency}-{today}.{number}"
+    return candidate
 
 
 def _wait_gone(

@@ -41,9 +41,15 @@ def _residency(argument: str) -> str:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("labsctl-backups"),
     show_default=True,
-    help="Where <residency>-<date>/ backups (the export format) go.",
+    help="Where <residency>-<date>/ backups (the export format) go; never overwritten "
+    "(a second backup of the day is <residency>-<date>.2/).",
 )
 @click.option("--no-backup", is_flag=True, help="Delete without a backup.")
+@click.option(
+    "--ignore-not-found",
+    is_flag=True,
+    help="A named residency that is not on the cluster is not an error (idempotent pipelines).",
+)
 @click.option(
     "--timeout",
     type=float,
@@ -63,6 +69,7 @@ def command(
     force: bool,
     backup_dir: Path,
     no_backup: bool,
+    ignore_not_found: bool,
     timeout: float,
     lock_timeout: float,
     kubeconfig: str | None,
@@ -79,6 +86,13 @@ def command(
     if expired:
         names = teardown_api.expired(api)
     plans = [teardown_api.plan(api, name) for name in names]
+    missing = [p.residency for p in plans if not p.objects]
+    if missing and not expired and not ignore_not_found:
+        raise UsageError(
+            f"not on the cluster: {', '.join(missing)}",
+            hint="check the name and --context; --ignore-not-found makes this a success",
+        )
+    plans = [p for p in plans if p.objects]
     if output_format == "table":
         for item in plans:
             stdout.print(
@@ -105,7 +119,9 @@ def command(
     results = []
     stamp = dt.date.today().isoformat()
     for item in plans:
-        backup = None if no_backup else backup_dir / f"{item.residency}-{stamp}"
+        backup = (
+            None if no_backup else teardown_api.backup_directory(backup_dir, item.residency, stamp)
+        )
         results.append(
             teardown_api.execute(
                 api,
