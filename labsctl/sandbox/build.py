@@ -14,12 +14,12 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from labsctl import paths
-from labsctl.errors import SandboxError
+from labsctl.errors import LabsctlError, SandboxError
 
 KUBERNETES_VERSION = "v1.37.2"
 KUBERNETES_BUILD_DATE = "2026-10-27T12:01:04Z"  # the release's time on the module proxy
@@ -94,13 +94,14 @@ def ensure_binaries(progress: Progress | None = None) -> Binaries:
     return wanted
 
 
-def _check_go() -> str:
+def find_go(built: str, too_old_for: str, hint: str = "") -> str:
+    """The `go` executable, at least MIN_GO; `built` says what needs it when it is missing,
+    `too_old_for` what it is too old for."""
     go = shutil.which("go")
     if go is None:
         raise SandboxError(
-            "Go is not installed; the sandbox builds Kubernetes from source",
-            hint=f"install Go {MIN_GO[0]}.{MIN_GO[1]} or newer, or point labsctl at a cluster "
-            "with --kubeconfig",
+            f"Go is not installed; {built}",
+            hint=f"install Go {MIN_GO[0]}.{MIN_GO[1]} or newer{hint}",
         )
     out = subprocess.run(
         [go, "env", "GOVERSION"],
@@ -112,11 +113,18 @@ def _check_go() -> str:
     match = re.match(r"go(\d+)\.(\d+)", out.stdout.strip())
     if not match or (int(match.group(1)), int(match.group(2))) < MIN_GO:
         raise SandboxError(
-            f"Go {out.stdout.strip() or 'of unknown version'} is too old for Kubernetes "
-            f"{KUBERNETES_VERSION}",
+            f"Go {out.stdout.strip() or 'of unknown version'} is too old for {too_old_for}",
             hint=f"install Go {MIN_GO[0]}.{MIN_GO[1]} or newer",
         )
     return go
+
+
+def _check_go() -> str:
+    return find_go(
+        "the sandbox builds Kubernetes from source",
+        f"Kubernetes {KUBERNETES_VERSION}",
+        ", or point labsctl at a cluster with --kubeconfig",
+    )
 
 
 def go_env() -> dict[str, str]:
@@ -211,17 +219,23 @@ class GoTool:
         self.progress(f"{what} in {cwd.name}: done in {time.monotonic() - started:.0f}s")
 
 
-def main() -> int:
+def build_main(build: Callable[[], Iterable[Path]]) -> int:
+    """`python -m` entry of a build: the paths it made, one a line; or the error and its exit
+    code."""
     try:
-        found = ensure_binaries()
-    except SandboxError as exc:
+        found = list(build())
+    except LabsctlError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return exc.exit_code
-    for path in found.all():
+    for path in found:
         print(path)
     return 0
+
+
+def main() -> int:
+    return build_main(lambda: ensure_binaries().all())
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import yaml
 
 from labsctl import paths
 from labsctl.errors import SandboxError
-from labsctl.sandbox.build import go_env
+from labsctl.sandbox.build import find_go, go_env
 
 ARGOCD_MODULE = "github.com/argoproj/argo-cd/v3"
 ARGOCD_CRDS = ("appproject-crd.yaml", "application-crd.yaml")
@@ -45,7 +45,13 @@ def module_dir(module: str, version: str) -> Path:
     """The module's directory in labsctl's Go module cache, downloaded when missing."""
     try:
         done = subprocess.run(
-            ["go", "mod", "download", "-json", f"{module}@{version}"],
+            [
+                find_go(f"the sandbox reads {module}'s CRDs from its Go module", module),
+                "mod",
+                "download",
+                "-json",
+                f"{module}@{version}",
+            ],
             capture_output=True,
             text=True,
             check=False,

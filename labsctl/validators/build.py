@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -24,13 +21,19 @@ from labsctl import paths
 from labsctl.errors import SandboxError
 
 # The sandbox's `go` runner and environment, shared so that both builds work the same way.
-from labsctl.sandbox.build import GoTool, Progress, go_env, stderr_progress
+from labsctl.sandbox.build import (
+    GoTool,
+    Progress,
+    build_main,
+    find_go,
+    go_env,
+    stderr_progress,
+)
 from labsctl.validators import ValidatorError
 
 TEKTON_PIPELINE_VERSION = "v1.15.0"
 TEKTON_TRIGGERS_VERSION = "v0.37.0"
 ARGOCD_VERSION = "v3.2.12"
-MIN_GO = (1, 26)
 GOMOD_DIR = Path(__file__).resolve().parent / "gomod"
 _MODULE_FILES = ("go.mod", "go.sum", "main.go")
 
@@ -103,40 +106,17 @@ def ensure_validators(progress: Progress | None = None) -> dict[str, Path]:
 
 
 def _check_go() -> str:
-    go = shutil.which("go")
-    if go is None:
-        raise ValidatorError(
-            "Go is not installed; the upstream validators are built from Tekton's and Argo CD's "
-            "sources",
-            hint=f"install Go {MIN_GO[0]}.{MIN_GO[1]} or newer",
+    try:
+        return find_go(
+            "the upstream validators are built from Tekton's and Argo CD's sources",
+            "the validators",
         )
-    out = subprocess.run(
-        [go, "env", "GOVERSION"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "GOTOOLCHAIN": "local"},
-    )
-    match = re.match(r"go(\d+)\.(\d+)", out.stdout.strip())
-    if not match or (int(match.group(1)), int(match.group(2))) < MIN_GO:
-        raise ValidatorError(
-            f"Go {out.stdout.strip() or 'of unknown version'} is too old for the validators",
-            hint=f"install Go {MIN_GO[0]}.{MIN_GO[1]} or newer",
-        )
-    return go
+    except SandboxError as exc:
+        raise ValidatorError(exc.message, hint=exc.hint) from exc
 
 
 def main() -> int:
-    try:
-        found = ensure_validators()
-    except ValidatorError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
-    for path in found.values():
-        print(path)
-    return 0
+    return build_main(lambda: ensure_validators().values())
 
 
 if __name__ == "__main__":
