@@ -34,11 +34,9 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from labsctl import naming
-from tests.conftest import wait_for
+from tests.conftest import delete_residency, wait_for
 from tests.integration.playbooks import REPO, write_spec
 
 pytestmark = pytest.mark.integration
@@ -70,36 +68,8 @@ def fleet_names(k8s: client.ApiClient) -> Iterator[list[str]]:
     """Three residency names unique to this test; everything they own is deleted afterwards."""
     names = [f"t-{secrets.token_hex(4)}" for _ in range(3)]
     yield names
-    core, custom = client.CoreV1Api(k8s), client.CustomObjectsApi(k8s)
     for name in names:
-        selector = naming.owner_selector(name)
-        for ns in core.list_namespace(label_selector=selector).items:
-            _ignore_missing(core.delete_namespace, ns.metadata.name)
-        for namespace in ("openshift-gitops", "argocd"):
-            for plural in ("applications", "appprojects"):
-                _ignore_missing(
-                    custom.delete_collection_namespaced_custom_object,
-                    "argoproj.io",
-                    "v1alpha1",
-                    namespace,
-                    plural,
-                    label_selector=selector,
-                )
-        _ignore_missing(
-            custom.delete_collection_cluster_custom_object,
-            "user.openshift.io",
-            "v1",
-            "groups",
-            label_selector=selector,
-        )
-
-
-def _ignore_missing(call: Any, *args: Any, **kwargs: Any) -> None:
-    try:
-        call(*args, **kwargs)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+        delete_residency(k8s, name)
 
 
 def _dates(start: int, end: int, archive: int | None = None) -> dict[str, str]:
