@@ -179,7 +179,7 @@ def test_private_git_registry_and_chart_credentials_land_where_tekton_and_argo_c
     )
     assert plan.returncode == 0, plan.stdout[-3000:]
 
-    gone = labsctl("teardown", residency_name, "--yes", kubeconfig=admin_kubeconfig)
+    gone = labsctl("teardown", residency_name, "--yes", "--no-backup", kubeconfig=admin_kubeconfig)
     assert gone.returncode == 0, gone.stderr[-3000:]
     left = core.list_namespaced_secret(
         "openshift-gitops", label_selector=f"labsctl.dev/residency={residency_name}"
