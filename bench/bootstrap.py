@@ -37,7 +37,9 @@ BIN = Path(sys.executable).parent
 
 def _timed(args: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    done = subprocess.run(args, env=env, capture_output=True, text=True, cwd=REPO, check=False)
+    done = subprocess.run(
+        args, env={**os.environ, **env}, capture_output=True, text=True, cwd=REPO, check=False
+    )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
