@@ -249,7 +249,8 @@ def _pipeline_inputs(r: Residency) -> Iterator[Issue]:
             "an SSH Git URL with credentials needs the server's host key: an unknown key is "
             "never trusted",
             sorted(hosts) or None,
-            f"known_hosts lines for {wanted}, e.g. from `ssh-keyscan {name}`",
+            f"known_hosts lines for {wanted}, e.g. from "
+            f"`ssh-keyscan {'-p ' + port + ' ' if port else ''}{name}`",
         )
 
 

@@ -183,8 +183,18 @@ def _git_ref(value: str) -> str:
 Revision = Annotated[
     str, StringConstraints(pattern=REVISION_PATTERN, max_length=200), AfterValidator(_git_ref)
 ]
+
+
+def _inside_repository(path: str) -> str:
+    if any(segment in (".", "..") for segment in path.split("/")):
+        raise PydanticCustomError("repo_path", "the path has '.' or '..' segments")
+    return path
+
+
 RepoPath = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9._][A-Za-z0-9._/-]*$", max_length=500)
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9._][A-Za-z0-9._/-]*$", max_length=500),
+    AfterValidator(_inside_repository),
 ]
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
 FileRef = Annotated[

@@ -74,6 +74,7 @@ CUSTOM_ALLOWED = {
     "token; list the credentials in spec.secrets and name them in the matching credentials field",
     "url_internal": "a repository on a Git or Helm server outside the cluster",
     "url_path": "a repository path without '.' or '..' segments",
+    "repo_path": "a directory inside the repository: no '.' or '..' segments",
     "revision_token": "a branch, tag, commit or chart version; credentials go in spec.secrets",
     "git_ref": PATTERN_HELP[REVISION_PATTERN],
     "date_range": f"a date from {DATE_MIN.isoformat()} to {DATE_MAX.isoformat()}",
