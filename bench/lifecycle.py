@@ -38,7 +38,11 @@ STEPS = ("apply", "apply no-op", "plan", "teardown")
 
 def _timed(args: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> float:
     started = time.perf_counter()
-    done = subprocess.run(args, env=env, capture_output=True, text=True, cwd=REPO, check=False)
+    # Variables set since `env` was made (the examples' secret values) reach the run too.
+    late = {k: v for k, v in os.environ.items() if k not in env and k != "KUBECONFIG"}
+    done = subprocess.run(
+        args, env={**late, **env}, capture_output=True, text=True, cwd=REPO, check=False
+    )
     elapsed = time.perf_counter() - started
     if done.returncode not in ok:
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
