@@ -1,8 +1,9 @@
 """`apply` and `plan`: make the cluster match the specs, or show what that would change.
 
 Validate, render one inventory for every residency, take each residency's lock, run
-`playbooks/bootstrap.yml` through ansible-runner (check mode for plan), then prune what the
-residencies own but no longer ask for. A failed residency does not stop the others; the summary
+`playbooks/bootstrap.yml` through ansible-runner (check mode for plan), which applies and then
+prunes what the residencies own but no longer ask for, exactly as it does for a pipeline that
+runs it with nothing but Ansible. A failed residency does not stop the others; the summary
 says which residency, role and object failed. Each residency lives on its own target (the run's,
 or its `spec.cluster.context`): its lock, pruning and the Ansible run all use that one.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labsctl import naming, prune
+from labsctl import naming
 from labsctl.cluster import Cluster, Target
 from labsctl.errors import Interrupted, interruption
 from labsctl.files import write_tree
@@ -111,7 +112,6 @@ def _summarise(
     rendering: Rendering,
     outcomes: list[ObjectOutcome],
     failures: list[Failure],
-    pruned: list[prune.ObjectRef],
 ) -> ResidencySummary:
     summary = ResidencySummary(
         rendering.residency.name, failures=failures, frozen=bool(rendering.context["frozen"])
@@ -130,8 +130,6 @@ def _summarise(
 
     for outcome in outcomes:
         count(outcome.kind, outcome.namespace, outcome.name, outcome.action, role=outcome.role)
-    for item in pruned:
-        count(item.kind, item.namespace, item.name, "pruned", role="prune")
     return summary
 
 
@@ -171,14 +169,15 @@ def apply(
         where = inventory_dir or Path(scratch) / "inventory"
         inventory = write_tree(where.parent, where.name, inventory_files(renderings))
         with contextlib.ExitStack() as locks:
+            holder = None
             if not dry_run:  # read-only: no lock needed
                 for each, cluster in clusters.items():
                     names = [n for n, t in targets.items() if t == each]
-                    locks.enter_context(
+                    holder = locks.enter_context(
                         residency_lock(
                             cluster, names, "apply", timeout=lock_timeout, on_wait=on_wait
                         )
-                    )
+                    ).holder
             summaries, diffs, stopped_by = _run(
                 cluster_of,
                 renderings,
@@ -186,6 +185,7 @@ def apply(
                 target=target,
                 dry_run=dry_run,
                 prune_stale=prune_stale,
+                lock_holder=holder,
                 verbose=verbose,
                 on_event=on_event,
             )
@@ -202,9 +202,10 @@ def _interrupted(summary: ApplySummary, signum: int) -> Interrupted:
         message = f"interrupted by {name} during the Ansible run of the plan"
     else:
         applied = sum(r.counts["created"] + r.counts["changed"] for r in summary.residencies)
+        pruned = sum(r.counts["pruned"] for r in summary.residencies)
         message = (
             f"interrupted by {name} during the Ansible run: {applied} objects had been created "
-            "or changed (listed above), nothing was pruned"
+            f"or changed and {pruned} pruned (listed above)"
         )
     error = interruption(signum, message)
     error.partial = summary
@@ -224,11 +225,17 @@ def _run(
     target: Target,
     dry_run: bool,
     prune_stale: bool,
+    lock_holder: str | None,
     verbose: int,
     on_event: Callable[[Progress], None] | None,
 ) -> tuple[list[ResidencySummary], list[dict[str, Any]], int | None]:
-    """Run the playbook, then prune and record each residency; the signal that cancelled the
-    run, if one did (then every residency has failed and nothing was pruned)."""
+    """Run the playbook (which prunes, as it does for any pipeline, unless told not to) and
+    record each residency; the signal that cancelled the run, if one did (then every
+    residency has failed). The play finds the lock held by `lock_holder`, labsctl's own, so it
+    takes none of its own and checks that one before it prunes."""
+    extravars: dict[str, Any] = {"labsctl_prune": prune_stale}
+    if lock_holder is not None:
+        extravars["labsctl_lock_holder"] = lock_holder
     run = run_playbook(
         "bootstrap.yml",
         inventory,
@@ -236,19 +243,15 @@ def _run(
         check=dry_run,
         diff=dry_run,
         verbose=verbose,
+        extravars=extravars,
         on_event=on_event,
     )
     summaries = []
     for rendering in renderings:
         name = rendering.residency.name
         failures = _failures(run, name)
-        stale: list[prune.ObjectRef] = []
-        if prune_stale and not failures:
-            stale = prune.candidates(cluster_of[name], name, rendering.objects(lambda _c: True))
-            if not dry_run:
-                prune.delete(cluster_of[name], stale)
         outcomes = [o for o in run.objects if o.residency == name]
-        summaries.append(_summarise(rendering, outcomes, failures, stale))
+        summaries.append(_summarise(rendering, outcomes, failures))
         if not dry_run:
             _record(cluster_of[name], name, ok=not failures)
     return summaries, run.diffs, run.signal

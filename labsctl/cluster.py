@@ -36,7 +36,7 @@ from kubernetes.config.incluster_config import InClusterConfigLoader
 from kubernetes.config.kube_config import KubeConfigMerger
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from labsctl import timeouts
+from labsctl import restclient, timeouts
 from labsctl.errors import ClusterError, ConflictError, LabsctlError, UnreachableError, UsageError
 
 SERVICEACCOUNT_DIR_ENV = "LABSCTL_SERVICEACCOUNT_DIR"
@@ -360,6 +360,18 @@ class Cluster:
         )
         self.server = self.api.configuration.host
         self._dynamic: dynamic.DynamicClient | None = None
+        self._rest: Any = None
+
+    @property
+    def rest(self) -> Any:
+        """The collection's REST client for the same target, for the safety steps labsctl
+        shares with the playbooks (`labsctl.collection`); failures through `rest_calls`."""
+        if self._rest is None:
+            self._rest = restclient.connect(self.target)
+        return self._rest
+
+    def rest_calls(self, what: str) -> contextlib.AbstractContextManager[None]:
+        return restclient.calls(self.server, what)
 
     @contextlib.contextmanager
     def calls(self, what: str) -> Iterator[None]:

@@ -13,7 +13,7 @@ from labsctl import naming
 from labsctl.catalogue import TOOLS
 from labsctl.spec import Residency, Role, Stage
 
-CLUSTER_SERVER = "https://kubernetes.default.svc"
+CLUSTER_SERVER = naming.IN_CLUSTER_SERVER
 
 
 def build_context(residency: Residency, *, frozen: bool = False) -> dict[str, Any]:

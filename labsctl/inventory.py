@@ -32,6 +32,8 @@ def host_vars(rendering: Rendering) -> dict[str, Any]:
             "argocd": bool(context["gitops"]["enabled"]),
         },
         "labsctl_gitops_namespace": context["gitops"]["namespace"],
+        # What the residency declares, for the playbooks' prune and teardown steps.
+        "labsctl_keep": keep_refs(rendering),
         "labsctl_secret_refs": [
             ref.model_dump(exclude_none=True) for ref in residency.spec.secrets
         ],
@@ -40,6 +42,18 @@ def host_vars(rendering: Rendering) -> dict[str, Any]:
     if residency.spec.cluster.context:
         variables["labsctl_context"] = residency.spec.cluster.context
     return variables
+
+
+def keep_refs(rendering: Rendering) -> list[dict[str, Any]]:
+    """Every object the residency declares (conditional sets included: an object of a set the
+    cluster cannot serve is not pruned), as apiVersion, kind and metadata name/namespace."""
+    refs = []
+    for obj in rendering.objects(lambda _condition: True):
+        metadata = {"name": obj["metadata"]["name"]}
+        if obj["metadata"].get("namespace"):
+            metadata["namespace"] = obj["metadata"]["namespace"]
+        refs.append({"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": metadata})
+    return refs
 
 
 def inventory_files(renderings: list[Rendering]) -> dict[str, str]:

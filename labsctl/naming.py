@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from labsctl import collection
 from labsctl.spec import Residency
 
+# The ownership marks are the collection's (module_utils/ownership.py): written once, for labsctl
+# and for the playbooks run without it.
+_OWNERSHIP = collection.ownership()
 GROUP = "labsctl.dev"
-FIELD_MANAGER = "labsctl"
+MANAGER: str = _OWNERSHIP.MANAGER
+FIELD_MANAGER: str = _OWNERSHIP.FIELD_MANAGER
 # Where the per-residency lock Leases live.
-LOCK_NAMESPACE = "labsctl-system"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LOCK_NAMESPACE: str = _OWNERSHIP.LOCK_NAMESPACE
+LABEL_MANAGED_BY: str = _OWNERSHIP.LABEL_MANAGED_BY
 LABEL_PART_OF = "app.kubernetes.io/part-of"
-LABEL_RESIDENCY = f"{GROUP}/residency"
-LABEL_STAGE = f"{GROUP}/stage"
+LABEL_RESIDENCY: str = _OWNERSHIP.LABEL_RESIDENCY
+LABEL_STAGE: str = _OWNERSHIP.LABEL_STAGE
+# (apiVersion, kind, resource) of every kind labsctl renders, in apply order.
+MANAGED_KINDS: tuple[tuple[str, str, str], ...] = tuple(_OWNERSHIP.MANAGED_KINDS)
+# Argo CD's name for the cluster it runs on.
+IN_CLUSTER_SERVER: str = _OWNERSHIP.IN_CLUSTER_SERVER
 LABEL_COMPONENT = f"{GROUP}/component"
 ANNOTATION_START = f"{GROUP}/start"
 ANNOTATION_END = f"{GROUP}/end"
@@ -28,7 +37,7 @@ ANNOTATION_LAST_APPLY_RESULT = f"{GROUP}/last-apply-result"
 
 def owner_selector(residency: str) -> str:
     """The label selector that finds every object a residency owns."""
-    return f"{LABEL_MANAGED_BY}=labsctl,{LABEL_RESIDENCY}={residency}"
+    return str(_OWNERSHIP.owner_selector(residency))
 
 
 def tool_application(residency: Residency, name: str) -> str:

@@ -44,20 +44,21 @@ BOUND_CLUSTER_ROLES = [
 READ_ONLY: list[tuple[str, list[str]]] = [
     ("triggers.tekton.dev", ["clusterinterceptors", "clustertriggerbindings"]),
 ]
-MANAGED: list[tuple[str, list[str]]] = [
-    ("", ["namespaces", "resourcequotas", "limitranges", "serviceaccounts", "secrets"]),
-    ("networking.k8s.io", ["networkpolicies", "ingresses"]),
-    ("rbac.authorization.k8s.io", ["rolebindings", "clusterroles", "clusterrolebindings"]),
-    ("user.openshift.io", ["groups"]),
-    ("route.openshift.io", ["routes"]),
-    ("tekton.dev", ["tasks", "pipelines"]),
-    ("triggers.tekton.dev", ["triggertemplates", "triggerbindings", "triggers", "eventlisteners"]),
-    ("argoproj.io", ["applications", "appprojects"]),
-]
+
+
+def _managed() -> list[tuple[str, list[str]]]:
+    """The resources of every kind labsctl manages, by API group (the collection's list)."""
+    groups: dict[str, list[str]] = {}
+    for api_version, _kind, resource in naming.MANAGED_KINDS:
+        groups.setdefault(api_version.rpartition("/")[0], []).append(resource)
+    return list(groups.items())
+
+
+MANAGED: list[tuple[str, list[str]]] = _managed()
 
 
 def _labels() -> dict[str, str]:
-    return {naming.LABEL_MANAGED_BY: "labsctl", naming.LABEL_COMPONENT: "bootstrapper-rbac"}
+    return {naming.LABEL_MANAGED_BY: naming.MANAGER, naming.LABEL_COMPONENT: "bootstrapper-rbac"}
 
 
 def subject(user: str | None, group: str | None, service_account: str | None) -> dict[str, str]:

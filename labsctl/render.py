@@ -39,29 +39,7 @@ CONDITIONS = (
 # Within a set, objects are applied in this order of kinds (others after, as rendered), so that
 # nothing is created before what it refers to: an Application never before its AppProject, a
 # Trigger never before its template and binding. Teardown deletes in the reverse order.
-KIND_ORDER = (
-    "Namespace",
-    "NetworkPolicy",
-    "ResourceQuota",
-    "LimitRange",
-    "Group",
-    "Secret",
-    "ServiceAccount",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "Role",
-    "RoleBinding",
-    "Task",
-    "Pipeline",
-    "TriggerTemplate",
-    "TriggerBinding",
-    "Trigger",
-    "EventListener",
-    "Route",
-    "Ingress",
-    "AppProject",
-    "Application",
-)
+KIND_ORDER: tuple[str, ...] = tuple(kind for _api, kind, _resource in naming.MANAGED_KINDS)
 TEMPLATE_SUFFIX = ".yaml.j2"
 
 
@@ -206,7 +184,7 @@ def _check_object(doc: Any, template: str) -> None:
 
 def ownership_labels(residency: Residency, stage: str | None) -> dict[str, str]:
     labels = {
-        naming.LABEL_MANAGED_BY: "labsctl",
+        naming.LABEL_MANAGED_BY: naming.MANAGER,
         naming.LABEL_PART_OF: residency.name,
         naming.LABEL_RESIDENCY: residency.name,
     }

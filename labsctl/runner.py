@@ -2,7 +2,8 @@
 
 A failed playbook is a result, not an exception (as ansible-runner does): `RunResult` carries the
 status, per-residency stats, every object the roles applied with its action, and each failure
-with its residency, role, task and message. Progress arrives through `on_event`.
+with its residency, role, task and message. Progress (and, with `verbose`, Ansible's output)
+arrives through `on_event`; nothing is printed.
 
 Signals: while the playbook runs, SIGINT and SIGTERM are ours, not ansible-runner's (it installs
 its own handlers when given no `cancel_callback`, and then labsctl never learns of them). The
@@ -56,7 +57,7 @@ class ObjectOutcome:
     kind: str
     namespace: str | None
     name: str
-    action: str  # created | changed | unchanged
+    action: str  # created | changed | unchanged | pruned
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,14 @@ class Failure:
 
 @dataclass(frozen=True)
 class Progress:
-    """One step: a role's task starting or ending for a residency."""
+    """One step: a role's task starting or ending for a residency; or, with `verbose`, a piece
+    of Ansible's own output (`state` "output", the text in `output`)."""
 
     residency: str
     role: str
     task: str
-    state: str  # started | ok | changed | failed | skipped
+    state: str  # started | ok | changed | failed | skipped | output
+    output: str = ""  # Ansible's text, for state "output" only
 
 
 @dataclass
@@ -119,16 +122,19 @@ def run_playbook(
     diff: bool = False,
     verbose: int = 0,
     forks: int = 10,
+    extravars: dict[str, Any] | None = None,
     on_event: Callable[[Progress], None] | None = None,
 ) -> RunResult:
-    """Run `playbooks/<playbook>` on `inventory` against `target`."""
+    """Run `playbooks/<playbook>` on `inventory` against `target`. Progress goes to `on_event`;
+    with `verbose`, Ansible's own output too (as `Progress` of state "output"); nothing is
+    printed."""
     result = RunResult(status="unstarted", rc=-1)
 
     def handle(event: dict[str, Any]) -> bool:
         _collect(event, result, diff)
-        if verbose and event.get("stdout"):
-            print(event["stdout"], file=sys.stderr)
         if on_event is not None:
+            if verbose and event.get("stdout"):
+                on_event(_output(event))
             progress = _progress(event)
             if progress is not None:
                 on_event(progress)
@@ -144,6 +150,7 @@ def run_playbook(
                 inventory=str(inventory),
                 envvars=_environment(target, private),
                 cmdline=" ".join(_cmdline(check, diff, verbose, forks)),
+                extravars=extravars or {},
                 event_handler=handle,
                 status_handler=_forget_command(artifacts),
                 cancel_callback=cancel.requested,
@@ -311,6 +318,17 @@ def _role(event_data: dict[str, Any]) -> str:
     return str(event_data.get("role") or "playbook")
 
 
+def _output(event: dict[str, Any]) -> Progress:
+    data = event.get("event_data", {})
+    return Progress(
+        str(data.get("host", "")),
+        _role(data),
+        str(data.get("task", "")),
+        "output",
+        str(event["stdout"]),
+    )
+
+
 def _progress(event: dict[str, Any]) -> Progress | None:
     data = event.get("event_data", {})
     states = {
@@ -348,6 +366,19 @@ def _collect(event: dict[str, Any], result: RunResult, diff: bool) -> None:
                         entry.get("namespace"),
                         entry["name"],
                         entry["action"],
+                    )
+                )
+        for entry in res.get("pruned") or []:  # residency_prune's objects, deleted or to be
+            if isinstance(entry, dict) and "kind" in entry:
+                result.objects.append(
+                    ObjectOutcome(
+                        host,
+                        "prune",
+                        entry["apiVersion"],
+                        entry["kind"],
+                        entry.get("namespace"),
+                        entry["name"],
+                        "pruned",
                     )
                 )
         if diff and isinstance(res.get("diff"), list):

@@ -6,26 +6,15 @@ need them on any controller that runs the playbooks without labsctl; labsctl loa
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from functools import cache
 from types import ModuleType
 
-from labsctl import paths
-
-_NAME = "labsctl._collection_secret_sources"
+from labsctl import collection
 
 
 @cache
 def rules() -> ModuleType:
-    path = paths.collection_dir() / "plugins" / "module_utils" / "secret_sources.py"
-    spec = importlib.util.spec_from_file_location(_NAME, path)
-    if spec is None or spec.loader is None:  # pragma: no cover - a broken installation
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_NAME] = module
-    spec.loader.exec_module(module)
-    return module
+    return collection.module_utils("secret_sources")
 
 
 def env_refusal(name: str, residency: str) -> str | None:

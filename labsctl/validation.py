@@ -141,6 +141,19 @@ def load_specs(paths: Iterable[Path | str]) -> list[Residency]:
     return residencies
 
 
+def residency_name(argument: Path | str) -> str:
+    """The residency a command argument names: the name in a spec file when `argument` is
+    one, else `argument` itself when it is a valid residency name (`teardown`, `export`)."""
+    if Path(argument).is_file():
+        return load_spec(argument).name
+    if re.fullmatch(DNS_LABEL, str(argument)):
+        return str(argument)
+    raise UsageError(
+        f"{str(argument)!r} is neither a spec file nor a residency name",
+        hint="give a spec file, or the name of a residency (a DNS label such as payments)",
+    )
+
+
 def validate_files(paths: Iterable[Path | str]) -> list[SpecProblem]:
     """Every problem of every file, for `labsctl validate`; an empty list means all are valid.
 

@@ -1,21 +1,22 @@
-"""Deterministic YAML: the same data always gives the same bytes; Ansible reads it as data only."""
+"""Deterministic YAML: the same data always gives the same bytes; Ansible reads it as data only.
+
+The dumper is the collection's (`module_utils/handover.py`), so the hand-over files that
+`labsctl export` and the playbooks' backups write are the same bytes.
+"""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import yaml
 
+from labsctl import collection
 
-class _Dumper(yaml.SafeDumper):
-    """Block style, sorted keys, no aliases, unicode kept: same data, same bytes."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+_HANDOVER = collection.handover()
+_Dumper: type[yaml.SafeDumper] = _HANDOVER.Dumper
 
 
-class _AnsibleDumper(_Dumper):
+class _AnsibleDumper(_Dumper):  # type: ignore[valid-type,misc]
     """Writes the document's root mapping tagged `!unsafe`, so that Ansible never templates any
     string of it, keys included, at any depth.
 
@@ -30,24 +31,10 @@ class _UnsafeRoot(dict[str, Any]):
     pass
 
 
-_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    # Characters YAML reads as line breaks or may not carry raw (NEL, LS, PS, controls) are
-    # written escaped in double quotes, so every value reads back exactly as it was.
-    if _ESCAPE.search(value):
-        style: str | None = '"'
-    else:
-        style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
 def _represent_unsafe_root(dumper: yaml.SafeDumper, value: _UnsafeRoot) -> yaml.Node:
     return dumper.represent_mapping("!unsafe", dict(value))
 
 
-_Dumper.add_representer(str, _represent_str)
 _AnsibleDumper.add_representer(_UnsafeRoot, _represent_unsafe_root)
 
 
@@ -56,16 +43,8 @@ def dump_yaml(data: Any, *, for_ansible: bool = False) -> str:
     if for_ansible:
         if not isinstance(data, dict):
             raise TypeError("an Ansible variables file is a mapping")
-        data = _UnsafeRoot(data)
-    return yaml.dump(
-        data,
-        Dumper=_AnsibleDumper if for_ansible else _Dumper,
-        sort_keys=True,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=4096,
-        explicit_start=True,
-    )
+        return str(_HANDOVER.dump_yaml(_UnsafeRoot(data), dumper=_AnsibleDumper))
+    return str(_HANDOVER.dump_yaml(data))
 
 
 def dump_documents(documents: list[Any]) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import sys
 from pathlib import Path
 
@@ -14,16 +12,7 @@ from labsctl.cli.options import cluster, lock_timeout, output, target_from, verb
 from labsctl.cluster import Cluster
 from labsctl.errors import ClusterError, UsageError
 from labsctl.output import emit_data, note, stdout, table
-from labsctl.spec import DNS_LABEL
-from labsctl.validation import load_spec
-
-
-def _residency(argument: str) -> str:
-    if Path(argument).is_file():
-        return load_spec(argument).name
-    if re.fullmatch(DNS_LABEL, argument):
-        return argument
-    raise UsageError(f"{argument!r} is neither a spec file nor a residency name")
+from labsctl.validation import residency_name as _residency
 
 
 @click.command("teardown")
@@ -116,23 +105,18 @@ def command(
         if not sys.stdin.isatty():
             raise UsageError("teardown needs confirmation", hint="use --yes in pipelines")
         click.confirm(f"delete {', '.join(p.residency for p in plans)}?", abort=True, err=True)
-    results = []
-    stamp = dt.date.today().isoformat()
-    for item in plans:
-        backup = (
-            None if no_backup else teardown_api.backup_directory(backup_dir, item.residency, stamp)
+    results = [
+        teardown_api.execute(
+            api,
+            item,
+            force=force,
+            backup_dir=None if no_backup else backup_dir,
+            timeout=timeout,
+            lock_timeout=lock_timeout,
+            on_progress=note,
         )
-        results.append(
-            teardown_api.execute(
-                api,
-                item,
-                force=force,
-                backup_to=backup,
-                timeout=timeout,
-                lock_timeout=lock_timeout,
-                on_progress=note,
-            )
-        )
+        for item in plans
+    ]
     if output_format != "table":
         emit_data({"dryRun": False, "residencies": [r.as_dict() for r in results]}, output_format)  # type: ignore[arg-type]
     stuck = [line for r in results for line in r.stuck]

@@ -174,7 +174,7 @@ def _interrupt_mid_apply(
     assert process.returncode == 128 + signum, stdout[-2000:] + stderr[-2000:]
     assert took < EXIT_BOUND, f"exited {took:.1f}s after {signum.name}"
     assert f"interrupted by {signum.name} during the Ansible run" in stderr, stdout + stderr
-    assert "nothing was pruned" in stderr
+    assert "and 0 pruned" in stderr
     assert f"created  Namespace {name}-dev" in stdout  # what it had applied
     assert not _lease_exists(k8s, name)
     _assert_stopped_without_pruning(k8s, name, stdout, stderr)

@@ -33,8 +33,6 @@ import time
 import traceback
 from urllib.parse import urlencode
 
-from ansible.module_utils.basic import missing_required_lib
-
 try:
     import urllib3
 except ImportError:
@@ -63,6 +61,8 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 
 def require_libraries(module):
     """Fail `module` naming the missing library when urllib3 or PyYAML cannot be imported."""
+    from ansible.module_utils.basic import missing_required_lib  # labsctl imports this file too
+
     for name, error in (("urllib3", URLLIB3_IMPORT_ERROR), ("PyYAML", YAML_IMPORT_ERROR)):
         if error:
             module.fail_json(msg=missing_required_lib(name), exception=error)
@@ -223,14 +223,19 @@ def _in_cluster(timeout):
             "no kubeconfig found and not in a pod: set K8S_AUTH_KUBECONFIG or KUBECONFIG"
         )
     directory = os.environ.get(SERVICEACCOUNT_DIR_ENV) or IN_CLUSTER_DIR
+    server = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+    return _service_account_client(directory, server, timeout)
+
+
+def _service_account_client(directory, server, timeout, impersonate=None):
     try:
         with open(os.path.join(directory, "token")) as handle:
             token = handle.read().strip()
     except OSError as exc:
         raise ClientError(f"cannot read the ServiceAccount token in {directory}: {exc}") from exc
-    user, groups = _impersonation({})
+    user, groups = _impersonation({}) if impersonate is None else impersonate
     return Client(
-        f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}",
+        server,
         ca_file=os.path.join(directory, "ca.crt"),
         token=token,
         impersonate_user=user,
@@ -350,13 +355,18 @@ class Client:
             headers.add(name, value)
         return headers
 
-    def request(self, method, path, body=None, query=None, content_type="application/json"):
+    def request(
+        self, method, path, body=None, query=None, content_type="application/json", accept=None
+    ):
+        """The decoded JSON answer; `accept` replaces the Accept header (aggregated discovery)."""
         if self.fallback is not None:
-            return self._fallback_request(method, path, body, query, content_type)
+            return self._fallback_request(method, path, body, query, content_type, accept)
         url = self.server + path
         if query:
             url += "?" + urlencode(query)
         headers = self._headers(self.headers)
+        if accept:
+            headers["Accept"] = accept
         payload = None
         if body is not None:
             headers["Content-Type"] = content_type
@@ -424,8 +434,8 @@ class Client:
             raise ClientError(message, status, reason)
         return json.loads(data or b"{}")
 
-    def _fallback_request(self, method, path, body, query, content_type):
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+    def _fallback_request(self, method, path, body, query, content_type, accept=None):
+        headers = {"Accept": accept or "application/json", "Content-Type": content_type}
         payload = json.dumps(body) if body is not None else None
         method, url, headers, payload, _post_params = self.fallback.param_serialize(
             method=method,
@@ -466,13 +476,20 @@ def _from_environment(timeout):
     )
 
 
-def connect(kubeconfig=None, context=None, timeout=None):
+def connect(kubeconfig=None, context=None, timeout=None, impersonate=None, in_cluster=None):
     """A client for the kubeconfig (option, K8S_AUTH_KUBECONFIG, KUBECONFIG, ~/.kube/config;
     each may list several files) and context (option, K8S_AUTH_CONTEXT, current-context); without
     a kubeconfig option or K8S_AUTH_KUBECONFIG, K8S_AUTH_HOST with its companions (AWX's
     Kubernetes credential) comes first; else the in-cluster ServiceAccount. `timeout`: the
-    module's request_timeout option (a duration), else LABSCTL_REQUEST_TIMEOUT, else 30s."""
+    module's request_timeout option (a duration), else LABSCTL_REQUEST_TIMEOUT, else 30s.
+
+    labsctl, which resolves its target itself, says everything explicitly: `impersonate` is
+    (user, groups) and replaces the environment's and the kubeconfig's (user None: nobody), and
+    `in_cluster` is (ServiceAccount directory, server URL) for a target without a kubeconfig."""
     seconds = request_timeout(timeout)
+    if in_cluster is not None:
+        directory, server = in_cluster
+        return _service_account_client(directory, server, seconds, impersonate)
     if not kubeconfig and not os.environ.get("K8S_AUTH_KUBECONFIG"):
         from_environment = _from_environment(seconds)
         if from_environment is not None:
@@ -492,7 +509,7 @@ def connect(kubeconfig=None, context=None, timeout=None):
     user, user_dir = (
         _named(merged, "users", ctx.get("user"), paths) if ctx.get("user") else ({}, "")
     )
-    as_user, as_groups = _impersonation(user)
+    as_user, as_groups = _impersonation(user) if impersonate is None else impersonate
     network = {
         "proxy_url": cluster.get("proxy-url"),
         "tls_server_name": cluster.get("tls-server-name"),

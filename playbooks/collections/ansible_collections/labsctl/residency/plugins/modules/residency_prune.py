@@ -1,0 +1,127 @@
+#!/usr/bin/python
+# Copyright: The labsctl authors
+# Apache License 2.0 (see LICENSE in the repository root)
+"""Delete what a residency owns on the cluster but no longer declares."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: residency_prune
+short_description: Delete what a residency owns on the cluster but no longer declares
+description:
+  - Finds the residency's objects by its ownership labels only (never by name), among the kinds
+    labsctl manages and the kinds of O(keep), with one list request per kind.
+  - Deletes those that O(keep) does not name, in reverse order of creation; objects inside a
+    namespace that is itself deleted go with it.
+  - Check mode deletes nothing and reports what would go (C(labsctl plan), C(verify.yml)).
+  - With O(lock_holder), the residency's lock must still be held by it before each delete
+    (reason C(LockLost) otherwise), so a run that lost its lock never prunes.
+version_added: "0.2.0"
+author: The labsctl authors (@labsctl)
+requirements:
+  - urllib3
+  - PyYAML
+extends_documentation_fragment:
+  - labsctl.residency.cluster
+options:
+  residency:
+    description: The residency's name.
+    type: str
+    required: true
+  keep:
+    description:
+      - Everything the residency declares (objects, or references with C(apiVersion), C(kind),
+        C(metadata.name) and C(metadata.namespace)); the inventory's C(labsctl_keep).
+    type: list
+    elements: dict
+    required: true
+  lock_holder:
+    description: The holder of the residency's lock; checked (and renewed) before each delete.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Prune what the residency owns but no longer declares
+  labsctl.residency.residency_prune:
+    residency: "{{ labsctl_residency }}"
+    keep: "{{ labsctl_keep }}"
+    lock_holder: "{{ __lock.holder }}"
+"""
+
+RETURN = r"""
+pruned:
+  description: The objects deleted (in check mode, that would be), in the order of deletion.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    apiVersion: {description: API version., type: str}
+    kind: {description: Kind., type: str}
+    namespace: {description: "Namespace, or null for cluster-scoped objects.", type: str}
+    name: {description: Name., type: str}
+    action: {description: Always C(pruned)., type: str}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.labsctl.residency.plugins.module_utils.client import (
+    ClientError,
+    connect,
+    require_libraries,
+)
+from ansible_collections.labsctl.residency.plugins.module_utils.lease import LockError, check
+from ansible_collections.labsctl.residency.plugins.module_utils.ownership import (
+    Discovery,
+    OwnershipError,
+    delete,
+    kinds_of,
+    list_owned,
+    stale,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "residency": {"type": "str", "required": True},
+            "keep": {"type": "list", "elements": "dict", "required": True},
+            "lock_holder": {"type": "str"},
+            "kubeconfig": {"type": "path"},
+            "context": {"type": "str"},
+            "request_timeout": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    require_libraries(module)
+    params = module.params
+    residency = params["residency"]
+    pruned = []
+    try:
+        client = connect(params["kubeconfig"], params["context"], params["request_timeout"])
+        discovery = Discovery(client)
+        kinds = kinds_of(params["keep"])
+        owned = list_owned(client, discovery, [residency], kinds)[residency]
+        for ref in stale(owned, params["keep"], kinds):
+            if not module.check_mode:
+                if params["lock_holder"]:
+                    check(client, residency, params["lock_holder"], f"pruning {ref.describe()}")
+                delete(client, discovery, ref)
+            pruned.append({**ref.as_dict(), "action": "pruned"})
+    except LockError as exc:
+        module.fail_json(msg=str(exc), reason=exc.reason, pruned=pruned)
+    except OwnershipError as exc:
+        module.fail_json(msg=str(exc), reason="Error", pruned=pruned)
+    except ClientError as exc:
+        module.fail_json(
+            msg=f"pruning residency {residency}: {exc.message}",
+            status=exc.status,
+            reason=exc.reason or "Error",
+            pruned=pruned,
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        module.fail_json(msg=f"cannot load the cluster configuration: {exc}", pruned=pruned)
+    module.exit_json(changed=bool(pruned), pruned=pruned)
+
+
+if __name__ == "__main__":
+    main()
