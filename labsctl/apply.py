@@ -34,6 +34,11 @@ from labsctl.spec import Residency
 from labsctl.validation import load_specs
 
 ACTIONS = ("created", "changed", "unchanged", "pruned")
+# What a module's failure `reason` (or HTTP status) says about the cause, for the exit code: an
+# object or lock in the way is a conflict (4); a cluster that is unreachable, refuses the
+# identity or lacks an API is a cluster problem (3); anything else is the Ansible run's (5).
+CONFLICT_REASONS = frozenset({"NotOwned", "Locked", "LockLost", "Changed"})
+CLUSTER_REASONS = frozenset({"Forbidden", "Unauthorized", "Timeout", "Unreachable", "MissingAPI"})
 RESIDENCY_WIDE = "(residency)"  # objects outside the stages' namespaces: groups, Argo CD objects
 
 
@@ -72,6 +77,15 @@ class ResidencySummary:
         }
 
 
+def failure_kind(failure: Failure) -> str:
+    """`conflict`, `cluster` or `ansible`: what a failure's reason or status says it is."""
+    if failure.reason in CONFLICT_REASONS or failure.status == 409:
+        return "conflict"
+    if failure.reason in CLUSTER_REASONS or failure.status in (0, 401, 403):
+        return "cluster"
+    return "ansible"
+
+
 @dataclass
 class ApplySummary:
     dry_run: bool
@@ -86,6 +100,15 @@ class ApplySummary:
     @property
     def in_sync(self) -> bool:
         return all(r.in_sync for r in self.residencies)
+
+    @property
+    def failure_kind(self) -> str | None:
+        """What every failure of the run is (`conflict`, `cluster`), `ansible` when they are
+        of several kinds or none of those, None without failures."""
+        kinds = {failure_kind(f) for r in self.residencies for f in r.failures}
+        if not kinds:
+            return None
+        return kinds.pop() if len(kinds) == 1 else "ansible"
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -13,9 +13,6 @@ from labsctl import naming
 from labsctl.catalogue import TOOLS
 from labsctl.spec import Residency, Role, Stage
 
-CLUSTER_SERVER = naming.IN_CLUSTER_SERVER
-
-
 def build_context(residency: Residency, *, frozen: bool = False) -> dict[str, Any]:
     """Template data; `frozen` (after the end date): the team keeps view rights only and the
     pipeline stops deploying, while everything else stays for the hand-over."""
@@ -182,8 +179,9 @@ def _gitops(residency: Residency) -> dict[str, Any]:
         else [],
         "project": residency.name,
         "source_repos": repos,
+        "server": naming.IN_CLUSTER_SERVER,  # Argo CD's own cluster
         "destinations": [
-            {"server": CLUSTER_SERVER, "namespace": residency.namespace(s)}
+            {"server": naming.IN_CLUSTER_SERVER, "namespace": residency.namespace(s)}
             for s in residency.stage_names()
         ],
         "applications": applications,

@@ -67,7 +67,8 @@ class Failure:
     task: str
     message: str
     object: str | None = None
-    reason: str | None = None
+    reason: str | None = None  # the module's word for it: NotOwned, Forbidden, Timeout, ...
+    status: int | None = None  # the HTTP status of a failed request (0: no answer)
 
 
 @dataclass(frozen=True)
@@ -394,5 +395,6 @@ def _collect(event: dict[str, Any], result: RunResult, diff: bool) -> None:
                 str(res.get("msg") or "failed").strip(),
                 res.get("object"),
                 res.get("reason"),
+                res.get("status") if isinstance(res.get("status"), int) else None,
             )
         )

@@ -122,7 +122,7 @@ def test_teardown_deletes_nothing_when_the_residency_changed_after_its_plan(
 
     changed = f"changed since its plan was made: .*Namespace {residency_name}-perf"
     with pytest.raises(ConflictError, match=changed):
-        teardown.execute(cluster, shown, backup_to=None, timeout=60)
+        teardown.execute(cluster, shown, backup_dir=None, timeout=60)
     names = {n.metadata.name for n in client.CoreV1Api(k8s).list_namespace().items}
     assert {f"{residency_name}-{s}" for s in ("ci-cd", "dev", "test", "perf")} <= names
 

@@ -24,6 +24,29 @@ description:
     (reason C(NotOwned)) instead of being overwritten; an existing object is changed only when it
     carries the ownership labels, with its C(resourceVersion) as a precondition, so a change made
     between the read and the write (such as removing the labels) is seen, not overwritten.
+  - Removes I(foreign fields) from the objects it owns, which server-side apply alone leaves in
+    place. A field is foreign when, in the object's C(managedFields) after the apply (a dry run in
+    check mode), an entry with operation C(Update) or C(Apply) and no subresource (so C(status)
+    writers never count) owns it, by a field manager other than O(field_manager) and
+    C(<field_manager>-last-apply) (labsctl's record of the last apply on namespaces); it lies
+    under a top-level field other than C(apiVersion), C(kind), C(metadata) and C(status), or is a
+    key of C(metadata.labels) or C(metadata.annotations); neither it nor any field under it is
+    owned by those two managers; and it exists in the object.
+  - The API server and controllers write some fields on objects labsctl owns, which are never
+    foreign - a Namespace's C(spec.finalizers), its C(kubernetes.io/metadata.name) and
+    C(pod-security.kubernetes.io/*) labels and C(openshift.io/sa.scc.*) annotations, a
+    ServiceAccount's C(secrets) and C(imagePullSecrets), an Argo CD Application's C(operation).
+    Nor are fields no manager owns (set by defaulting, or by the create request whose record
+    this module drops).
+  - An object with foreign fields is reported as C(changed); in check mode the diff shows them
+    in C(before) and not in C(after). Apply removes them with one JSON patch conditional on the
+    object's C(resourceVersion) (read again, ownership checked again, on a conflict); the
+    shallowest field holding nothing of ours is removed, and list items are found by their merge
+    keys (C(k:)), value (C(v:)) or index (C(i:)). A foreign path that cannot be matched to
+    exactly one place in the object is left in place with a warning naming it, and the object
+    is reported as C(changed) by apply and check mode alike, so the drift stays visible until
+    it is removed by hand. Objects annotated C(labsctl.dev/lifecycle=create-only) are not
+    checked.
 version_added: "0.1.0"
 author: The labsctl authors (@labsctl)
 requirements:
@@ -108,6 +131,12 @@ results:
     phase:
       description: "The object's C(status.phase) where it has one (e.g. a Namespace)."
       type: str
+    foreign:
+      description:
+        - Foreign fields found (removed, or to be removed in check mode), as dotted paths such as
+          C(spec.hard.services) or C(metadata.labels.team).
+      type: list
+      elements: str
 counts:
   description: How many objects were created, changed and unchanged.
   returned: always
@@ -116,11 +145,24 @@ counts:
 
 import json
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.labsctl.residency.plugins.module_utils.client import (
     ClientError,
     connect,
-    require_libraries,
+)
+from ansible_collections.labsctl.residency.plugins.module_utils.managed_fields import (
+    foreign_paths,
+    json_pointer,
+    removals,
+    remove_ops,
+    without,
+)
+from ansible_collections.labsctl.residency.plugins.module_utils.ownership import (
+    FIELD_MANAGER,
+    OWNERSHIP_LABELS,
+)
+from ansible_collections.labsctl.residency.plugins.module_utils.results import (
+    ModuleFailure,
+    main_for,
 )
 
 SECRET_FROM = "labsctl.dev/secret-from"
@@ -128,14 +170,25 @@ SECRET_KEY = "labsctl.dev/secret-key"
 SSH_KEYS = ("ssh-privatekey", "sshPrivateKey")
 LIFECYCLE = "labsctl.dev/lifecycle"
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "creationTimestamp", "uid")
+LAST_APPLY_MANAGER = "{}-last-apply"  # labsctl/apply.py records the last apply under it
 
 
 class ApplyError(Exception):
     """A failure naming the object and the cause, for fail_json."""
 
+    reason = "Error"
+
+
+class MissingAPIError(ApplyError):
+    """The cluster does not serve the object's API or kind."""
+
+    reason = "MissingAPI"
+
 
 class NotOwnedError(ApplyError):
     """The object exists and does not carry this residency's ownership labels."""
+
+    reason = "NotOwned"
 
 
 class Cluster:
@@ -156,14 +209,16 @@ class Cluster:
                 listing = self.request("GET", prefix + api_version)
             except ClientError as exc:
                 if exc.status == 404:
-                    raise ApplyError(f"the cluster does not serve the API {api_version}") from exc
+                    raise MissingAPIError(
+                        f"the cluster does not serve the API {api_version}"
+                    ) from exc
                 raise
             self.resources[api_version] = {
                 r["kind"]: r for r in listing.get("resources", []) if "/" not in r["name"]
             }
         found = self.resources[api_version].get(kind)
         if found is None:
-            raise ApplyError(f"the cluster serves {api_version} but no kind {kind} in it")
+            raise MissingAPIError(f"the cluster serves {api_version} but no kind {kind} in it")
         return found
 
     def path(self, obj):
@@ -340,17 +395,59 @@ def _drop_create_record(cluster, path, obj, manager):
     return obj
 
 
-def apply_one(cluster, obj, params, check_mode):
+class Foreign:
+    """The foreign fields of an applied object: JSON pointers to remove, and the paths that
+    cannot be removed safely (described, with the reason)."""
+
+    def __init__(self, obj, params):
+        manager = params["field_manager"]
+        paths = foreign_paths(obj, (manager, LAST_APPLY_MANAGER.format(manager)))
+        self.pointers, self.untranslatable, self.paths = removals(obj, paths)
+
+    def __bool__(self):
+        return bool(self.pointers or self.untranslatable)
+
+
+def _remove_foreign(cluster, path, after, params, check_mode):
+    """`after` without its foreign fields (in check mode, as the removal would leave it)."""
+    foreign = Foreign(after, params)
+    if not foreign.pointers:
+        return after, foreign
+    if check_mode:
+        return without(after, foreign.pointers), foreign
+    # Setting resourceVersion makes the patch conditional: 409 when the object has changed
+    # since the apply, whose answer the pointers (list indices included) were computed from.
+    precondition = {
+        "op": "replace",
+        "path": json_pointer(["metadata", "resourceVersion"]),
+        "value": after["metadata"]["resourceVersion"],
+    }
+    removed = cluster.request(
+        "PATCH",
+        path,
+        body=[precondition, *remove_ops(foreign.pointers)],
+        query=_query(params, False, apply=False),
+        content_type="application/json-patch+json",
+    )
+    return removed, foreign
+
+
+def apply_one(cluster, obj, params, check_mode, warn=None):
+    """(action, before, after, foreign) of applying `obj`: `foreign` the paths of the foreign
+    fields found (removed unless in check mode); `warn` receives messages for the user."""
     path = cluster.path(obj)
     namespace = obj["metadata"].get("namespace")
+    foreign = None
     if check_mode and namespace and not cluster.namespace_exists(namespace):
-        return "created", None, obj
+        return "created", None, obj, []
     for attempt in range(1, ATTEMPTS + 1):
         before = cluster.get(path)
+        if attempt == 1:
+            first = before
         if before is not None:
             _check_owned(obj, before, params["ownership_labels"])
             if (obj["metadata"].get("annotations") or {}).get(LIFECYCLE) == "create-only":
-                return "unchanged", before, before  # created once, never overwritten
+                return "unchanged", before, before, []  # created once, never overwritten
         filled = _with_secret(obj, params["secret_values"])
         try:
             if before is None:
@@ -359,13 +456,23 @@ def apply_one(cluster, obj, params, check_mode):
                 after = _server_side_apply(
                     cluster, path, filled, params, check_mode, before["metadata"]["resourceVersion"]
                 )
+                after, foreign = _remove_foreign(cluster, path, after, params, check_mode)
             break
         except ClientError as exc:
             # Changed since we read it: read again, and check again that it is still ours.
             if exc.status != 409 or before is None or attempt == ATTEMPTS:
                 raise
+    if foreign and foreign.untranslatable and warn is not None:
+        warn(
+            f"{_describe(obj)}: left in place fields another field manager added, which labsctl "
+            f"cannot remove safely: {'; '.join(foreign.untranslatable)}; remove them by hand"
+        )
+    if before is not None and first is not None:
+        before = first  # a retry starts from an object this call may have changed already
     if before is None:
         action = "created"
+    elif foreign and foreign.untranslatable:
+        action = "changed"  # drift that stays: never reported in sync
     elif check_mode:
         action = "unchanged" if _comparable(before) == _comparable(after) else "changed"
     else:
@@ -373,41 +480,72 @@ def apply_one(cluster, obj, params, check_mode):
         action = "unchanged" if same else "changed"
     if obj["kind"] == "Namespace":
         cluster.namespaces[obj["metadata"]["name"]] = not check_mode or before is not None
-    return action, before, after
+    return action, before, after, (foreign.paths if foreign else [])
 
 
-def run(module):
-    params = module.params
+ARGUMENT_SPEC = {
+    "sets": {
+        "type": "list",
+        "elements": "dict",
+        "required": True,
+        "options": {
+            "objects": {"type": "list", "elements": "dict", "required": True},
+            "when": {"type": "bool", "default": True},
+            "name": {"type": "str", "default": "objects"},
+        },
+    },
+    "field_manager": {"type": "str", "default": FIELD_MANAGER},
+    "force_conflicts": {"type": "bool", "default": True},
+    "secret_values": {"type": "dict", "default": {}, "no_log": True},
+    "ownership_labels": {
+        "type": "list",
+        "elements": "str",
+        "default": list(OWNERSHIP_LABELS),
+    },
+    "kubeconfig": {"type": "path"},
+    "context": {"type": "str"},
+    "request_timeout": {"type": "str"},
+}
+
+
+def run(params, check_mode, diff):
     try:
         cluster = Cluster(
             connect(params["kubeconfig"], params["context"], params["request_timeout"])
         )
-    except (ClientError, OSError, ValueError, KeyError) as exc:
-        module.fail_json(msg=f"cannot load the cluster configuration: {exc}")
-    results, diffs = [], []
+    except ClientError as exc:
+        raise ModuleFailure(
+            f"cannot load the cluster configuration: {exc}", reason=exc.reason or "Error"
+        ) from exc
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModuleFailure(f"cannot load the cluster configuration: {exc}") from exc
+    results, diffs, warnings = [], [], []
     counts = {"created": 0, "changed": 0, "unchanged": 0}
     for object_set in params["sets"]:
         if not object_set["when"]:
             continue
         for obj in object_set["objects"]:
             try:
-                action, before, after = apply_one(cluster, obj, params, module.check_mode)
+                action, before, after, foreign = apply_one(
+                    cluster, obj, params, check_mode, warn=warnings.append
+                )
             except ClientError as exc:
-                module.fail_json(
-                    msg=f"{_describe(obj)}: {exc.message} (HTTP {exc.status})",
+                raise ModuleFailure(
+                    f"{_describe(obj)}: {exc.message} (HTTP {exc.status})",
                     results=results,
                     counts=counts,
                     status=exc.status,
+                    reason=exc.reason or "Error",
                     object=_describe(obj),
-                )
+                ) from exc
             except ApplyError as exc:
-                module.fail_json(
-                    msg=f"{_describe(obj)}: {exc}",
+                raise ModuleFailure(
+                    f"{_describe(obj)}: {exc}",
                     results=results,
                     counts=counts,
                     object=_describe(obj),
-                    reason="NotOwned" if isinstance(exc, NotOwnedError) else "Error",
-                )
+                    reason=exc.reason,
+                ) from exc
             counts[action] += 1
             results.append(
                 {
@@ -418,9 +556,10 @@ def run(module):
                     "name": obj["metadata"]["name"],
                     "action": action,
                     "phase": ((after or {}).get("status") or {}).get("phase"),
+                    "foreign": foreign,
                 }
             )
-            if module._diff and action != "unchanged":
+            if diff and action != "unchanged":
                 diffs.append(
                     {
                         "before_header": _describe(obj),
@@ -431,40 +570,15 @@ def run(module):
                 )
     changed = counts["created"] + counts["changed"] > 0
     outcome = {"changed": changed, "results": results, "counts": counts}
-    if module._diff:
+    if warnings:
+        outcome["warnings"] = warnings
+    if diff:
         outcome["diff"] = diffs
-    module.exit_json(**outcome)
+    return outcome
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "sets": {
-                "type": "list",
-                "elements": "dict",
-                "required": True,
-                "options": {
-                    "objects": {"type": "list", "elements": "dict", "required": True},
-                    "when": {"type": "bool", "default": True},
-                    "name": {"type": "str", "default": "objects"},
-                },
-            },
-            "field_manager": {"type": "str", "default": "labsctl"},
-            "force_conflicts": {"type": "bool", "default": True},
-            "secret_values": {"type": "dict", "default": {}, "no_log": True},
-            "ownership_labels": {
-                "type": "list",
-                "elements": "str",
-                "default": ["app.kubernetes.io/managed-by", "labsctl.dev/residency"],
-            },
-            "kubeconfig": {"type": "path"},
-            "context": {"type": "str"},
-            "request_timeout": {"type": "str"},
-        },
-        supports_check_mode=True,
-    )
-    require_libraries(module)
-    run(module)
+    main_for(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

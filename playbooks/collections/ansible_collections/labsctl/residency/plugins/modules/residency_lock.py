@@ -19,6 +19,8 @@ description:
   - A lock whose holder died (its process is gone on this host) is taken at once; any other
     expires O(duration) seconds after its last renewal, judged on this host's clock.
   - O(state=released) deletes the Lease if O(holder) still holds it.
+  - The task never reports C(changed): a lock is no change to what the residency declares, so
+    a re-run of the playbook stays at C(changed=0).
   - The holder defaults to C(user@host pid N (ansible-playbook)) with the pid of the running
     C(ansible-playbook) (set by the action plugin of the same name).
 version_added: "0.2.0"
@@ -76,13 +78,15 @@ acquired:
   description: Whether this task took the lock (false when the holder held it already).
   returned: always
   type: bool
+released:
+  description: Whether this task released the lock (O(state=released)).
+  returned: when O(state=released)
+  type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.labsctl.residency.plugins.module_utils.client import (
     ClientError,
     connect,
-    require_libraries,
 )
 from ansible_collections.labsctl.residency.plugins.module_utils.lease import (
     LockError,
@@ -91,47 +95,53 @@ from ansible_collections.labsctl.residency.plugins.module_utils.lease import (
     read,
     release,
 )
+from ansible_collections.labsctl.residency.plugins.module_utils.results import (
+    ModuleFailure,
+    main_for,
+)
+
+ARGUMENT_SPEC = {
+    "residency": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["held", "released"], "default": "held"},
+    "holder": {"type": "str"},
+    "duration": {"type": "int", "default": 600},
+    "wait": {"type": "float", "default": 60},
+    "kubeconfig": {"type": "path"},
+    "context": {"type": "str"},
+    "request_timeout": {"type": "str"},
+}
+
+
+def run(params, check_mode, diff):
+    holder = params["holder"]
+    if not holder:
+        raise ModuleFailure("holder is required (the action plugin fills it in)")
+    residency = params["residency"]
+    try:
+        client = connect(params["kubeconfig"], params["context"], params["request_timeout"])
+        if check_mode:
+            current = read(client, residency)
+            return {"changed": False, "acquired": False, "holder": holder_of(current or {})}
+        if params["state"] == "released":
+            released = release(client, residency, holder)
+            return {"changed": False, "acquired": False, "released": released, "holder": holder}
+        acquired = acquire(client, residency, holder, params["duration"], params["wait"])
+    except LockError as exc:
+        raise ModuleFailure(str(exc), reason=exc.reason, holder=holder) from exc
+    except ClientError as exc:
+        raise ModuleFailure(
+            f"lock of residency {residency}: {exc.message}",
+            status=exc.status,
+            reason=exc.reason or "Error",
+        ) from exc
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModuleFailure(f"cannot load the cluster configuration: {exc}") from exc
+    # Taking a lock changes nothing the residency declares: a re-run stays `changed=0`.
+    return {"changed": False, "acquired": acquired, "holder": holder}
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "residency": {"type": "str", "required": True},
-            "state": {"type": "str", "choices": ["held", "released"], "default": "held"},
-            "holder": {"type": "str"},
-            "duration": {"type": "int", "default": 600},
-            "wait": {"type": "float", "default": 60},
-            "kubeconfig": {"type": "path"},
-            "context": {"type": "str"},
-            "request_timeout": {"type": "str"},
-        },
-        supports_check_mode=True,
-    )
-    require_libraries(module)
-    params = module.params
-    holder = params["holder"]
-    if not holder:
-        module.fail_json(msg="holder is required (the action plugin fills it in)")
-    try:
-        client = connect(params["kubeconfig"], params["context"], params["request_timeout"])
-        if module.check_mode:
-            current = read(client, params["residency"])
-            module.exit_json(changed=False, acquired=False, holder=holder_of(current or {}))
-        if params["state"] == "released":
-            released = release(client, params["residency"], holder)
-            module.exit_json(changed=released, acquired=False, holder=holder)
-        acquired = acquire(client, params["residency"], holder, params["duration"], params["wait"])
-    except LockError as exc:
-        module.fail_json(msg=str(exc), reason=exc.reason, holder=holder)
-    except ClientError as exc:
-        module.fail_json(
-            msg=f"lock of residency {params['residency']}: {exc.message}",
-            status=exc.status,
-            reason=exc.reason or "Error",
-        )
-    except (OSError, ValueError, KeyError) as exc:
-        module.fail_json(msg=f"cannot load the cluster configuration: {exc}")
-    module.exit_json(changed=acquired, acquired=acquired, holder=holder)
+    main_for(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

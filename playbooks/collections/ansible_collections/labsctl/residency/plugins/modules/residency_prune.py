@@ -63,11 +63,9 @@ pruned:
     action: {description: Always C(pruned)., type: str}
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.labsctl.residency.plugins.module_utils.client import (
     ClientError,
     connect,
-    require_libraries,
 )
 from ansible_collections.labsctl.residency.plugins.module_utils.lease import LockError, check
 from ansible_collections.labsctl.residency.plugins.module_utils.ownership import (
@@ -78,22 +76,22 @@ from ansible_collections.labsctl.residency.plugins.module_utils.ownership import
     list_owned,
     stale,
 )
+from ansible_collections.labsctl.residency.plugins.module_utils.results import (
+    ModuleFailure,
+    main_for,
+)
+
+ARGUMENT_SPEC = {
+    "residency": {"type": "str", "required": True},
+    "keep": {"type": "list", "elements": "dict", "required": True},
+    "lock_holder": {"type": "str"},
+    "kubeconfig": {"type": "path"},
+    "context": {"type": "str"},
+    "request_timeout": {"type": "str"},
+}
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "residency": {"type": "str", "required": True},
-            "keep": {"type": "list", "elements": "dict", "required": True},
-            "lock_holder": {"type": "str"},
-            "kubeconfig": {"type": "path"},
-            "context": {"type": "str"},
-            "request_timeout": {"type": "str"},
-        },
-        supports_check_mode=True,
-    )
-    require_libraries(module)
-    params = module.params
+def run(params, check_mode, diff):
     residency = params["residency"]
     pruned = []
     try:
@@ -102,25 +100,29 @@ def main():
         kinds = kinds_of(params["keep"])
         owned = list_owned(client, discovery, [residency], kinds)[residency]
         for ref in stale(owned, params["keep"], kinds):
-            if not module.check_mode:
+            if not check_mode:
                 if params["lock_holder"]:
                     check(client, residency, params["lock_holder"], f"pruning {ref.describe()}")
                 delete(client, discovery, ref)
             pruned.append({**ref.as_dict(), "action": "pruned"})
     except LockError as exc:
-        module.fail_json(msg=str(exc), reason=exc.reason, pruned=pruned)
+        raise ModuleFailure(str(exc), reason=exc.reason, pruned=pruned) from exc
     except OwnershipError as exc:
-        module.fail_json(msg=str(exc), reason="Error", pruned=pruned)
+        raise ModuleFailure(str(exc), reason="Error", pruned=pruned) from exc
     except ClientError as exc:
-        module.fail_json(
-            msg=f"pruning residency {residency}: {exc.message}",
+        raise ModuleFailure(
+            f"pruning residency {residency}: {exc.message}",
             status=exc.status,
             reason=exc.reason or "Error",
             pruned=pruned,
-        )
+        ) from exc
     except (OSError, ValueError, KeyError) as exc:
-        module.fail_json(msg=f"cannot load the cluster configuration: {exc}", pruned=pruned)
-    module.exit_json(changed=bool(pruned), pruned=pruned)
+        raise ModuleFailure(f"cannot load the cluster configuration: {exc}", pruned=pruned) from exc
+    return {"changed": bool(pruned), "pruned": pruned}
+
+
+def main():
+    main_for(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

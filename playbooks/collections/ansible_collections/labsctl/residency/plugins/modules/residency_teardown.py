@@ -16,7 +16,8 @@ description:
     create (reason C(NotOwned)) or kinds it is forbidden to list there (reason C(Forbidden),
     naming the missing permission), unless O(force).
   - Backs the residency up in the hand-over format of C(labsctl export) into a new directory
-    C(<backup_dir>/<residency>-<date>) (C(.2), C(.3)... when it exists: never overwritten).
+    C(<backup_dir>/<residency>-<date>), or C(.2), C(.3)... after it when it exists, so a backup
+    is never overwritten.
   - Deletes in reverse order (objects in a deleted namespace go with it), then waits up to
     O(timeout) seconds for the namespaces to go and fails (reason C(Stuck)) naming what holds
     one that does not.
@@ -102,11 +103,9 @@ stuck:
 
 import datetime
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.labsctl.residency.plugins.module_utils.client import (
     ClientError,
     connect,
-    require_libraries,
 )
 from ansible_collections.labsctl.residency.plugins.module_utils.lease import LockError, check
 from ansible_collections.labsctl.residency.plugins.module_utils.ownership import (
@@ -115,75 +114,78 @@ from ansible_collections.labsctl.residency.plugins.module_utils.ownership import
     kinds_of,
     teardown_plan,
 )
+from ansible_collections.labsctl.residency.plugins.module_utils.results import (
+    ModuleFailure,
+    main_for,
+)
 from ansible_collections.labsctl.residency.plugins.module_utils.teardown import (
     TeardownRefused,
-    run,
+)
+from ansible_collections.labsctl.residency.plugins.module_utils.teardown import (
+    run as run_teardown,
 )
 
 EMPTY = {"objects": [], "deleted": [], "unowned": [], "blind": [], "backup": None, "stuck": []}
+ARGUMENT_SPEC = {
+    "residency": {"type": "str", "required": True},
+    "keep": {"type": "list", "elements": "dict", "default": []},
+    "force": {"type": "bool", "default": False},
+    "backup_dir": {"type": "path"},
+    "backup_date": {"type": "str"},
+    "timeout": {"type": "float", "default": 300},
+    "lock_holder": {"type": "str"},
+    "kubeconfig": {"type": "path"},
+    "context": {"type": "str"},
+    "request_timeout": {"type": "str"},
+}
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "residency": {"type": "str", "required": True},
-            "keep": {"type": "list", "elements": "dict", "default": []},
-            "force": {"type": "bool", "default": False},
-            "backup_dir": {"type": "path"},
-            "backup_date": {"type": "str"},
-            "timeout": {"type": "float", "default": 300},
-            "lock_holder": {"type": "str"},
-            "kubeconfig": {"type": "path"},
-            "context": {"type": "str"},
-            "request_timeout": {"type": "str"},
-        },
-        supports_check_mode=True,
-    )
-    require_libraries(module)
-    params = module.params
+def run(params, check_mode, diff):
     residency = params["residency"]
     kinds = kinds_of(params["keep"])
     today = params["backup_date"] or datetime.datetime.now(datetime.UTC).date().isoformat()
     try:
         client = connect(params["kubeconfig"], params["context"], params["request_timeout"])
-        if module.check_mode:
+        if check_mode:
             plan = teardown_plan(client, Discovery(client), residency, kinds)
-            module.exit_json(changed=bool(plan.objects), **{**EMPTY, **plan.as_dict()})
+            return {"changed": bool(plan.objects), **EMPTY, **plan.as_dict()}
 
         def before_each(ref):
             if params["lock_holder"]:
                 check(client, residency, params["lock_holder"], f"deleting {ref.describe()}")
 
-        outcome = run(
+        outcome = run_teardown(
             client,
             residency,
             kinds=kinds,
             force=params["force"],
-            backup_dir=params["backup_dir"],
+            backup_dir=params["backup_dir"] or None,
             today=today,
             before_each=before_each,
             timeout=params["timeout"],
         )
-    except TeardownRefused as exc:
-        module.fail_json(msg=str(exc), reason=exc.reason, **EMPTY)
-    except LockError as exc:
-        module.fail_json(msg=str(exc), reason=exc.reason, **EMPTY)
+    except (TeardownRefused, LockError) as exc:
+        raise ModuleFailure(str(exc), reason=exc.reason, **EMPTY) from exc
     except OwnershipError as exc:
-        module.fail_json(msg=str(exc), reason="Error", **EMPTY)
+        raise ModuleFailure(str(exc), reason="Error", **EMPTY) from exc
     except ClientError as exc:
-        module.fail_json(
-            msg=f"tearing down residency {residency}: {exc.message}",
+        raise ModuleFailure(
+            f"tearing down residency {residency}: {exc.message}",
             status=exc.status,
             reason=exc.reason or "Error",
             **EMPTY,
-        )
+        ) from exc
     except (OSError, ValueError, KeyError) as exc:
-        module.fail_json(msg=f"tearing down residency {residency}: {exc}", **EMPTY)
+        raise ModuleFailure(f"tearing down residency {residency}: {exc}", **EMPTY) from exc
     result = outcome.as_dict()
     result.pop("residency", None)
     if outcome.stuck:
-        module.fail_json(msg="; ".join(outcome.stuck), reason="Stuck", changed=True, **result)
-    module.exit_json(changed=bool(outcome.plan.objects), **result)
+        raise ModuleFailure("; ".join(outcome.stuck), reason="Stuck", changed=True, **result)
+    return {"changed": bool(outcome.plan.objects), **result}
+
+
+def main():
+    main_for(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":
