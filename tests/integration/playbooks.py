@@ -100,8 +100,18 @@ def run_playbook(
         "PATH": f"{ANSIBLE_PLAYBOOK.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         **(env or {}),
     }
+    # No teardown backup in the checkout: a test that wants one names its directory (a later
+    # -e wins).
+    no_backup = ["-e", "labsctl_backup_dir="]
     completed = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / playbook), *args],
+        [
+            str(ANSIBLE_PLAYBOOK),
+            "-i",
+            str(inventory),
+            str(REPO / "playbooks" / playbook),
+            *no_backup,
+            *args,
+        ],
         capture_output=True,
         text=True,
         env=environment,
