@@ -1,23 +1,41 @@
-"""labsctl's library API: one function per CLI verb. The CLI only parses options and formats."""
+"""labsctl's library API: one function per CLI verb. The CLI only parses options and formats.
+
+The verbs that need a cluster take a `Target` (`resolve_target`); the long ones report progress
+through callbacks (`on_event`: a role's task for a residency; `on_wait`: waiting for another
+run's lock; `on_progress`: a line for a person) and never print. A failed Ansible run is a
+result (`ok` is False), not an exception.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from labsctl import catalogue
+from labsctl.apply import ApplySummary, ResidencySummary, apply
+from labsctl.cluster import Cluster, Target, resolve_target
 from labsctl.errors import SpecError, SpecProblem, UsageError
+from labsctl.export import ExportResult, export
+from labsctl.extend import Extension, extend
 from labsctl.files import check_directory, check_new_file, write_file, write_tree
+from labsctl.fleet import FleetReport, fleet_report
 from labsctl.inventory import inventory_files
 from labsctl.manifests import manifest_files
+from labsctl.rbac import manifests, subject
 from labsctl.render import Rendering, render
+from labsctl.runner import Progress
 from labsctl.spec import DNS_LABEL, MAX_RESIDENCY_NAME, Residency
-from labsctl.validation import load_spec, load_specs, validate_files
+from labsctl.status import ResidencyStatus, StatusReport, check_drift, find, status
+from labsctl.validation import load_spec, load_specs, residency_name, validate_files
+
+if TYPE_CHECKING:
+    from labsctl.sandbox.service import SandboxStatus
 
 RenderFormat = Literal["inventory", "manifests"]
 SCHEMA_ID = "https://raw.githubusercontent.com/labsctl/labsctl/main/docs/residency.schema.json"
@@ -117,15 +135,131 @@ def _output_base(output_dir: Path | str | None, fmt: RenderFormat) -> Path:
     return Path("inventories" if fmt == "inventory" else "manifests")
 
 
+def plan(
+    spec_files: Sequence[Path | str],
+    target: Target,
+    *,
+    prune_stale: bool = True,
+    templates: Path | None = None,
+    verbose: int = 0,
+    on_event: Callable[[Progress], None] | None = None,
+) -> ApplySummary:
+    """What `apply` would create, change and prune: a server-side dry run, with the diffs
+    (no lock taken, nothing changed). `in_sync` is True when nothing would change."""
+    return apply(
+        list(spec_files),
+        target,
+        dry_run=True,
+        prune_stale=prune_stale,
+        templates=templates,
+        verbose=verbose,
+        on_event=on_event,
+    )
+
+
+def freeze(
+    spec_files: Sequence[Path | str],
+    target: Target,
+    *,
+    lock_timeout: float = 60.0,
+    templates: Path | None = None,
+    verbose: int = 0,
+    on_event: Callable[[Progress], None] | None = None,
+    on_wait: Callable[[str, str], None] | None = None,
+) -> ApplySummary:
+    """The hand-over state: the team keeps view rights, the pipeline stops deploying, tools
+    stay (what `apply` does by itself after the end date; `extend` undoes it)."""
+    return apply(
+        list(spec_files),
+        target,
+        freeze=True,
+        lock_timeout=lock_timeout,
+        templates=templates,
+        verbose=verbose,
+        on_event=on_event,
+        on_wait=on_wait,
+    )
+
+
+def rbac_manifests(
+    user: str | None = None, group: str | None = None, service_account: str | None = None
+) -> list[dict[str, Any]]:
+    """The ClusterRole and bindings one subject (exactly one of the three; a ServiceAccount as
+    NAMESPACE/NAME) needs to run every labsctl command without cluster-admin."""
+    return manifests(subject(user, group, service_account))
+
+
+# The sandbox's modules are imported when used: `python -m labsctl.sandbox.build` imports the
+# package first, and must not find itself imported already.
+
+
+def sandbox_up(
+    flavour: str = "kubernetes", *, on_progress: Callable[[str], None] | None = None
+) -> SandboxStatus:
+    """Start the local control plane (idempotent, detached), building it on first use with the
+    build's progress through `on_progress`."""
+    from labsctl.sandbox import service  # noqa: PLC0415
+
+    return service.up(flavour, on_progress)
+
+
+def sandbox_down() -> SandboxStatus:
+    """Stop the local control plane and free its ports."""
+    from labsctl.sandbox import service  # noqa: PLC0415
+
+    return service.down()
+
+
+def sandbox_status() -> SandboxStatus:
+    """Whether the local control plane runs and is healthy."""
+    from labsctl.sandbox import service  # noqa: PLC0415
+
+    return service.status()
+
+
+def sandbox_kubeconfig() -> Path:
+    """The local control plane's kubeconfig; SandboxError when it does not run."""
+    from labsctl.sandbox import service  # noqa: PLC0415
+
+    return service.kubeconfig()
+
+
+# teardown: `teardown` and `teardown_plan` (labsctl.teardown) join the list when that module's
+# rewrite lands; tests/unit/test_public_api.py expects them.
 __all__ = [
+    "ApplySummary",
+    "Cluster",
+    "ExportResult",
+    "Extension",
+    "FleetReport",
     "RenderResult",
+    "ResidencyStatus",
+    "ResidencySummary",
     "SpecError",
+    "StatusReport",
+    "Target",
+    "apply",
+    "check_drift",
+    "export",
+    "extend",
+    "find",
+    "fleet_report",
+    "freeze",
     "init",
     "load_spec",
     "load_specs",
+    "plan",
+    "rbac_manifests",
     "render",
     "render_spec",
+    "residency_name",
+    "resolve_target",
+    "sandbox_down",
+    "sandbox_kubeconfig",
+    "sandbox_status",
+    "sandbox_up",
     "schema",
     "schema_json",
+    "status",
     "validate",
 ]

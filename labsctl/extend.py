@@ -1,4 +1,5 @@
-"""Move a residency's end (and archive) date in its spec file, touching nothing else.
+"""`extend`: move a residency's end (and archive) date in its spec file, touching nothing else,
+then apply the new dates.
 
 The dates are replaced in the text at the character positions the YAML parser reports, so
 comments, quotes, order, indentation and line endings stay exactly as written: in a GitOps flow
@@ -8,10 +9,12 @@ points, and the link stays.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 
-from labsctl.errors import SpecError, UsageError
+from labsctl.apply import ApplySummary, apply
+from labsctl.cluster import Target
+from labsctl.errors import Interrupted, SpecError, UsageError
 from labsctl.files import kind_of, write_file
+from labsctl.render import render
+from labsctl.runner import Progress
 from labsctl.validation import load_spec, parse_spec
 from labsctl.yamlsource import YamlSourceError, load_yaml_mapping
 
@@ -32,13 +39,21 @@ _DIRECTLY = "write them directly under spec.dates to use extend"
 
 @dataclass(frozen=True)
 class Extension:
+    """The dates moved in the file and, when they were applied, the apply's summary."""
+
     path: Path
     old_end: dt.date
     new_end: dt.date
     old_archive: dt.date
     new_archive: dt.date
+    summary: ApplySummary | None = None  # None: the new dates were not applied
+
+    @property
+    def ok(self) -> bool:
+        return self.summary is None or self.summary.ok
 
     def as_dict(self) -> dict[str, str]:
+        """The dates, old and new."""
         return {
             "file": str(self.path),
             "oldEnd": self.old_end.isoformat(),
@@ -47,10 +62,68 @@ class Extension:
             "newArchive": self.new_archive.isoformat(),
         }
 
+    def report(self) -> dict[str, Any]:
+        """`extend -o json`: the dates, and the apply's result when they were applied."""
+        data: dict[str, Any] = {"extension": self.as_dict()}
+        if self.summary is not None:
+            data["apply"] = self.summary.as_dict()
+        return data
 
-def extend(path: Path, until: dt.date, archive: dt.date | None = None) -> Extension:
+    def describe(self) -> str:
+        return (
+            f"{self.path}: end {self.old_end} -> {self.new_end}, "
+            f"archive {self.old_archive} -> {self.new_archive}"
+        )
+
+
+def extend(
+    path: Path | str,
+    until: dt.date,
+    archive: dt.date | None = None,
+    *,
+    target: Target | None = None,
+    templates: Path | None = None,
+    lock_timeout: float = 60.0,
+    verbose: int = 0,
+    on_progress: Callable[[str], None] | None = None,
+    on_event: Callable[[Progress], None] | None = None,
+    on_wait: Callable[[str, str], None] | None = None,
+) -> Extension:
+    """Move the residency's end (and archive) date in its spec file, then, given a `target`,
+    apply it there (which unfreezes a frozen residency). The file changes only when the spec,
+    and with a target its templates, are valid. The change is told to `on_progress` before the
+    apply starts, whose progress goes to `on_event`; a failed apply is a result
+    (`Extension.ok`), the file keeping the new dates. Interrupted during the apply, the
+    `Interrupted` error's `partial` is the Extension with what had been applied."""
+    path = Path(path)
+    if target is not None:
+        render(load_spec(path), templates)  # a template problem stops us before the file changes
+    extension = extend_dates(path, until, archive)
+    if on_progress is not None:
+        on_progress(extension.describe())
+    if target is None:
+        return extension
+    try:
+        summary = apply(
+            [path],
+            target,
+            lock_timeout=lock_timeout,
+            templates=templates,
+            verbose=verbose,
+            on_event=on_event,
+            on_wait=on_wait,
+        )
+    except Interrupted as exc:
+        if isinstance(exc.partial, ApplySummary):
+            exc.partial = dataclasses.replace(extension, summary=exc.partial)
+        raise
+    return dataclasses.replace(extension, summary=summary)
+
+
+def extend_dates(path: Path, until: dt.date, archive: dt.date | None = None) -> Extension:
     """Set `dates.end` to `until` (and `dates.archive`, when the spec sets one, by the same
-    number of days, or to `archive`); validates before and after; writes atomically."""
+    number of days, or to `archive`) in the file alone; validates before and after; writes
+    atomically."""
     real = _editable(path)
     residency = load_spec(path)
     dates = residency.spec.dates

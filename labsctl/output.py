@@ -80,14 +80,23 @@ def shown_value(value: Any) -> str:
 
 class _LiteralConsole(Console):
     """A console that never interprets markup, emoji codes or highlighting and escapes what a
-    terminal could act on in every `str` it is given (other renderables are built here)."""
+    terminal could act on in every `str` it is given (other renderables are built here).
+
+    The choke point is `render_str`: Rich turns every `str` into text there, whichever way it
+    arrives (`print`, `log`, a table's cell or header, a `Live` display, a rule's title), so no
+    caller can turn markup back on, not even with `markup=True`."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        options.update(markup=False, emoji=False, highlight=False, highlighter=None)
+        return super().render_str(shown_lines(text), **options)
 
     def print(self, *objects: Any, **options: Any) -> None:
         options.update(markup=False, emoji=False, highlight=False)
-        super().print(
-            *(Text(shown_lines(obj)) if isinstance(obj, str) else obj for obj in objects),
-            **options,
-        )
+        super().print(*objects, **options)
+
+    def log(self, *objects: Any, **options: Any) -> None:
+        options.update(markup=False, emoji=False, highlight=False)
+        super().log(*objects, **options)
 
 
 # Not a terminal (logs, pipelines): wide enough that tables are never truncated.
@@ -171,6 +180,9 @@ class ProgressReporter:
         return grid
 
     def __call__(self, event: Any) -> None:
+        if event.state == "output":  # Ansible's own output, asked for with -v: in any format
+            stderr.print(Text("\n".join(printable(line) for line in event.output.split("\n"))))
+            return
         if not self.enabled or not event.residency or event.task.startswith("Validating arg"):
             return
         self.state[event.residency] = (event.role, f"{event.task} ({event.state})")

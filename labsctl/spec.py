@@ -43,6 +43,9 @@ REPO_URL_PATTERN = (
 FILE_PATTERN = r"^[A-Za-z0-9._@+=-]+(/[A-Za-z0-9._@+=-]+)*$"
 DATE_MIN = dt.date(2000, 1, 1)
 DATE_MAX = dt.date(2999, 12, 31)
+GRACE_PERIOD_MAX = 365
+# The latest archive date a valid spec gives: end on DATE_MAX plus the longest grace period.
+ARCHIVE_MAX = DATE_MAX + dt.timedelta(days=GRACE_PERIOD_MAX)
 LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 _TEMPLATE_MARKERS = ("{{", "}}", "{%", "%}", "{#", "#}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
@@ -289,7 +292,7 @@ class Dates(SpecModel):
     """Last day the team has access (YYYY-MM-DD); after it the residency is frozen."""
     archive: Day | None = None
     """Day from which everything may be deleted; defaults to `end` plus `gracePeriodDays`."""
-    grace_period_days: Annotated[int, Field(ge=0, le=365)] = 30
+    grace_period_days: Annotated[int, Field(ge=0, le=GRACE_PERIOD_MAX)] = 30
     """Days between `end` and the default `archive` date."""
     ending_soon_days: Annotated[int, Field(ge=0, le=90)] = 14
     """How many days before `end` the phase becomes `ending-soon`."""

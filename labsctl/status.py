@@ -1,19 +1,36 @@
-"""What is on the cluster: every residency found through its labels, its phase and health."""
+"""What is on the cluster: every residency found through its labels, its phase and health.
+
+The dates are read from the annotations of the residency's namespace, where a person may have
+edited them: `read_dates` accepts only what labsctl writes there (YYYY-MM-DD from
+`spec.DATE_MIN` to `spec.DATE_MAX`, the archive date to `spec.ARCHIVE_MAX`, start <= end <=
+archive). Any other value makes the phase `unknown` with a problem naming the annotation (so
+the residency is reported, unhealthy, and the others are not affected); an `unknown`
+residency is never `expired`, so `teardown --expired` never deletes on a guess.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kubernetes.utils.quantity import parse_quantity
 
-from labsctl import apply, naming
+from labsctl import naming
+from labsctl.apply import apply as apply_specs
 from labsctl.cluster import Cluster, Target
 from labsctl.errors import UsageError
 from labsctl.lifecycle import days_left, phase
-from labsctl.spec import Dates, Residency
+from labsctl.runner import Progress
+from labsctl.spec import ARCHIVE_MAX, DATE_MAX, DATE_MIN, Dates, Residency
+from labsctl.validation import load_specs
+
+UNKNOWN = "unknown"  # the phase of a residency whose dates cannot be read
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_SHOWN = 40  # characters of an unreadable annotation quoted in a problem
 
 
 @dataclass
@@ -67,11 +84,73 @@ def _iso(value: dt.date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _date(annotations: dict[str, str], key: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(annotations.get(key, ""))
-    except ValueError:
+@dataclass(frozen=True)
+class AnnotatedDates:
+    """A residency's dates as its namespace's annotations give them; None where unreadable."""
+
+    start: dt.date | None
+    end: dt.date | None
+    archive: dt.date | None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def dates(self) -> Dates | None:
+        """The three dates, when all of them could be read and are in order; else None."""
+        if self.problems or self.start is None or self.end is None or self.archive is None:
+            return None
+        # Checked above; the archive may be after DATE_MAX (end plus gracePeriodDays).
+        return Dates.model_construct(start=self.start, end=self.end, archive=self.archive)
+
+    def lifecycle(self, today: dt.date | None = None) -> tuple[str, int | None]:
+        """The phase and days left; `unknown` and None when the dates cannot be read."""
+        dates = self.dates
+        if dates is None:
+            return UNKNOWN, None
+        return phase(dates, today).value, days_left(dates, today)
+
+
+def read_dates(annotations: Mapping[str, object]) -> AnnotatedDates:
+    """The start, end and archive annotations, each read only when written as labsctl writes
+    it; every other value (absent, empty, another format, an impossible or out-of-range day,
+    dates out of order) is a problem, not a guess."""
+    read: dict[str, dt.date | None] = {}
+    problems = []
+    for name, key, last in (
+        ("start", naming.ANNOTATION_START, DATE_MAX),
+        ("end", naming.ANNOTATION_END, DATE_MAX),
+        ("archive", naming.ANNOTATION_ARCHIVE, ARCHIVE_MAX),  # end plus gracePeriodDays
+    ):
+        value = annotations.get(key)
+        read[name] = _date(value, last)
+        if read[name] is None:
+            found = "is missing" if value is None else f"is {_quoted(value)}"
+            problems.append(
+                f"annotation {key} {found}, not a date YYYY-MM-DD from {DATE_MIN.isoformat()} "
+                f"to {last.isoformat()}: the phase is {UNKNOWN}"
+            )
+    start, end, archive = read["start"], read["end"], read["archive"]
+    if start and end and end < start:
+        problems.append(f"annotation {naming.ANNOTATION_END} is before the start date")
+    if end and archive and archive < end:
+        problems.append(f"annotation {naming.ANNOTATION_ARCHIVE} is before the end date")
+    return AnnotatedDates(start, end, archive, tuple(problems))
+
+
+def _date(value: object, last: dt.date) -> dt.date | None:
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:  # a day that does not exist, such as 2027-02-30
+        return None
+    return day if DATE_MIN <= day <= last else None
+
+
+def _quoted(value: object) -> str:
+    text = str(value)
+    if len(text) <= _SHOWN:
+        return repr(text)
+    return f"{text[:_SHOWN]!r}... ({len(text)} characters)"
 
 
 def residencies_on(
@@ -128,16 +207,72 @@ def find(
     return sorted(found, key=lambda s: (s.end or dt.date.max, s.name))
 
 
-def check_drift(found: list[ResidencyStatus], spec_files: list[Path], target: Target) -> None:
+@dataclass
+class StatusReport:
+    """What `status` found: the residencies, sorted by end date, as of `date`."""
+
+    date: dt.date
+    residencies: list[ResidencyStatus]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "labsctl.dev/v1alpha1",
+            "kind": "StatusReport",
+            "date": self.date.isoformat(),
+            "residencies": [s.as_dict() for s in self.residencies],
+        }
+
+
+def status(
+    target: Target,
+    spec_files: Sequence[Path | str] = (),
+    *,
+    everything: bool = False,
+    drift: bool | None = None,
+    today: dt.date | None = None,
+    on_event: Callable[[Progress], None] | None = None,
+) -> StatusReport:
+    """The residencies of `spec_files` (each on its own target), and with `everything` every
+    other one on `target`; with `drift` (default: when spec files are given) whether each given
+    one is in sync, from one dry run of them all (its progress through `on_event`)."""
+    if not spec_files and not everything:
+        raise UsageError("give SPEC files or --all", hint="labsctl status --all")
+    residencies = load_specs(spec_files) if spec_files else []  # bad specs: before the cluster
+    found = find(target, residencies, everything=everything, today=today)
+    if drift if drift is not None else bool(spec_files):
+        _check_drift(found, list(spec_files), residencies, target, on_event)
+    return StatusReport(today or dt.date.today(), found)
+
+
+def check_drift(
+    found: list[ResidencyStatus],
+    spec_files: Sequence[Path | str],
+    target: Target,
+    *,
+    on_event: Callable[[Progress], None] | None = None,
+) -> None:
     """Set `in_sync` and `drifted` of every residency in `found` that `spec_files` describe,
     from one server-side dry run of them all (what `labsctl plan` shows)."""
-    if not spec_files:
-        return
-    plan = apply.apply(list(spec_files), target, dry_run=True)
+    if spec_files:
+        _check_drift(found, list(spec_files), load_specs(spec_files), target, on_event)
+
+
+def _check_drift(
+    found: list[ResidencyStatus],
+    spec_files: list[Path | str],
+    residencies: list[Residency],
+    target: Target,
+    on_event: Callable[[Progress], None] | None,
+) -> None:
+    # One Ansible run for every residency (apply's dry run takes many specs at once), its
+    # summaries mapped back by name to the status read on that residency's own target: a
+    # residency of the same name on another cluster (`--all`) is not the one the spec describes.
+    plan = apply_specs(spec_files, target, dry_run=True, on_event=on_event)
     summaries = {summary.name: summary for summary in plan.residencies}
+    targets = {r.name: target.for_context(r.spec.cluster.context, r.name) for r in residencies}
     for item in found:
         summary = summaries.get(item.name)
-        if summary is None:
+        if summary is None or targets.get(item.name) != item.target:
             continue
         item.in_sync = summary.in_sync
         item.drifted = [
@@ -151,13 +286,8 @@ def _status(
 ) -> ResidencyStatus:
     selector = naming.owner_selector(name)
     annotations = namespaces[0]["metadata"].get("annotations") or {}
-    start = _date(annotations, naming.ANNOTATION_START)
-    end = _date(annotations, naming.ANNOTATION_END)
-    archive = _date(annotations, naming.ANNOTATION_ARCHIVE)
-    current, left = "unknown", None
-    if start and end:
-        dates = Dates(start=start, end=end, archive=archive)
-        current, left = phase(dates, today).value, days_left(dates, today)
+    dates = read_dates(annotations)
+    current, left = dates.lifecycle(today)
     bindings = cluster.list_owned("rbac.authorization.k8s.io/v1", "RoleBinding", selector)
     subjects = {
         (s["kind"], s["name"])
@@ -176,9 +306,9 @@ def _status(
         stages=sorted(
             (ns["metadata"].get("labels") or {}).get(naming.LABEL_STAGE, "?") for ns in namespaces
         ),
-        start=start,
-        end=end,
-        archive=archive,
+        start=dates.start,
+        end=dates.end,
+        archive=dates.archive,
         phase=current,
         days_left=left,
         members=sum(1 for kind, _ in subjects if kind == "User"),
@@ -187,7 +317,7 @@ def _status(
         quota_peak=_quota_peak(cluster.list_owned("v1", "ResourceQuota", selector)),
         pipelines=len(cluster.list_owned("tekton.dev/v1", "Pipeline", selector)),
         tools=len(cluster.list_owned("argoproj.io/v1alpha1", "Application", selector)),
-        problems=problems,
+        problems=[*problems, *dates.problems],
         target=cluster.target,
     )
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from labsctl import api
 from labsctl.cli.applying import run_and_report
 from labsctl.cli.options import (
     cluster,
@@ -59,16 +60,20 @@ def command(
     load_specs(list(specs))  # bad specs: exit 2 before anything touches a cluster
     target = target_from(kubeconfig, context, sandbox)
     run_and_report(
-        specs,
-        target,
+        lambda progress: api.apply(
+            list(specs),
+            target,
+            dry_run=dry_run,
+            prune_stale=prune,
+            lock_timeout=lock_timeout,
+            templates=templates,
+            inventory_dir=inventory,
+            verbose=verbose,
+            on_event=progress,
+            on_wait=progress.waiting,
+        ),
         output_format,
         failure="the run failed",
-        dry_run=dry_run,
-        prune_stale=prune,
-        lock_timeout=lock_timeout,
-        templates=templates,
-        inventory_dir=inventory,
-        verbose=verbose,
     )
     if output_format == "table" and sandbox:
         note(f"look at it: labsctl status --sandbox {' '.join(map(str, specs))}")

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
+from labsctl import api
 from labsctl.cli.options import cluster, target_from, verbose
-from labsctl.cli.teardown import _residency
-from labsctl.cluster import Cluster
-from labsctl.export import export
 from labsctl.output import note
 
 
@@ -40,9 +38,9 @@ def command(
     sandbox: bool,
 ) -> None:
     """Write a self-contained GitOps repository of what labsctl manages for RESIDENCY."""
-    name = _residency(residency)
-    result = export(
-        Cluster(target_from(kubeconfig, context, sandbox)), name, to, repo_url, revision
+    name = api.residency_name(residency)
+    result = api.export(
+        api.Cluster(target_from(kubeconfig, context, sandbox)), name, to, repo_url, revision
     )
     click.echo(str(result.directory))
     note(f"wrote {len(result.files)} files for residency {name}; see {result.directory}/README.md")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from labsctl import apply as apply_api
+from labsctl import api
+from labsctl.cli.applying import report, run_and_report
 from labsctl.cli.options import (
     cluster,
     output,
@@ -16,11 +17,7 @@ from labsctl.cli.options import (
     templates,
     verbose_level,
 )
-from labsctl.errors import AnsibleRunError
-from labsctl.extend import extend
-from labsctl.output import ProgressReporter, apply_summary, emit_data, note
-from labsctl.render import render
-from labsctl.validation import load_spec
+from labsctl.output import note
 
 
 @click.command("extend")
@@ -66,29 +63,24 @@ def command(
 
     Give the same --templates as to apply, or the objects they add are pruned.
     """
-    if apply_now:
-        render(load_spec(spec), templates)  # a template problem stops us before the file changes
-    extension = extend(spec, until.date(), archive.date() if archive else None)
-    note(
-        f"{spec}: end {extension.old_end} -> {extension.new_end}, "
-        f"archive {extension.old_archive} -> {extension.new_archive}"
+    until_date, archive_date = until.date(), archive.date() if archive else None
+    if not apply_now:
+        report(api.extend(spec, until_date, archive_date, on_progress=note), output_format)
+        return
+    target = target_from(kubeconfig, context, sandbox)
+    run_and_report(
+        lambda progress: api.extend(
+            spec,
+            until_date,
+            archive_date,
+            target=target,
+            templates=templates,
+            verbose=verbose,
+            on_progress=note,
+            on_event=progress,
+            on_wait=progress.waiting,
+        ),
+        output_format,
+        failure="applying the new dates failed",
+        hint="the file already holds the new dates; run labsctl apply",
     )
-    data: dict[str, object] = {"extension": extension.as_dict()}
-    summary = None
-    if apply_now:
-        target = target_from(kubeconfig, context, sandbox)
-        with ProgressReporter(enabled=output_format == "table") as progress:
-            summary = apply_api.apply(
-                [spec], target, templates=templates, verbose=verbose, on_event=progress
-            )
-        data["apply"] = summary.as_dict()
-    if output_format == "table":
-        if summary is not None:
-            apply_summary(summary.as_dict())
-    else:
-        emit_data(data, output_format)  # type: ignore[arg-type]
-    if summary is not None and not summary.ok:
-        raise AnsibleRunError(
-            "applying the new dates failed",
-            hint="the file already holds the new dates; run labsctl apply",
-        )

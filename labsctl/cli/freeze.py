@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from labsctl import api
 from labsctl.cli.applying import run_and_report
 from labsctl.cli.options import (
     cluster,
@@ -46,12 +47,15 @@ def command(
     load_specs(list(specs))
     target = target_from(kubeconfig, context, sandbox)
     run_and_report(
-        specs,
-        target,
+        lambda progress: api.freeze(
+            list(specs),
+            target,
+            lock_timeout=lock_timeout,
+            templates=templates,
+            verbose=verbose,
+            on_event=progress,
+            on_wait=progress.waiting,
+        ),
         output_format,
         failure="freezing failed",
-        freeze=True,
-        lock_timeout=lock_timeout,
-        templates=templates,
-        verbose=verbose,
     )

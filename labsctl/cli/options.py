@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from labsctl import secretsources, timeouts
+from labsctl.cli.builds import build_progress
 from labsctl.cluster import Target, resolve_target
 from labsctl.errors import UsageError
 from labsctl.output import note
@@ -142,7 +143,7 @@ def target_from(kubeconfig: str | None, context: str | None, sandbox: bool) -> T
         state = service.status()
         if not state.healthy:
             note("starting the sandbox (the first run builds Kubernetes from source)...")
-            state = service.up(state.flavour or "kubernetes")
+            state = service.up(state.flavour or "kubernetes", on_progress=build_progress)
         assert state.kubeconfig is not None
         return resolve_target(
             state.kubeconfig,

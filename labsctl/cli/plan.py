@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from labsctl import api
 from labsctl.cli.applying import run_and_report
 from labsctl.cli.options import (
     cluster,
@@ -44,15 +45,17 @@ def command(
     load_specs(list(specs))  # bad specs: exit 2 before anything touches a cluster
     target = target_from(kubeconfig, context, sandbox)
     summary = run_and_report(
-        specs,
-        target,
+        lambda progress: api.plan(
+            list(specs),
+            target,
+            prune_stale=prune,
+            templates=templates,
+            verbose=verbose,
+            on_event=progress,
+        ),
         output_format,
         failure="the dry run failed",
         show_diffs=True,
-        dry_run=True,
-        prune_stale=prune,
-        templates=templates,
-        verbose=verbose,
     )
     if not summary.in_sync:
         raise DriftError(

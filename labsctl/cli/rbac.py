@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from labsctl import api
 from labsctl.cli.options import verbose
 from labsctl.output import emit_data
-from labsctl.rbac import manifests, subject
 from labsctl.yamldump import dump_documents
 
 
@@ -27,7 +27,7 @@ def command(
     user: str | None, group: str | None, service_account: str | None, output_format: str
 ) -> None:
     """Print the RBAC for running labsctl without cluster-admin (apply it with kubectl)."""
-    objects = manifests(subject(user, group, service_account))
+    objects = api.rbac_manifests(user, group, service_account)
     if output_format == "json":
         emit_data({"apiVersion": "v1", "kind": "List", "items": objects}, "json")
     else:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
+from labsctl import api
+from labsctl.cli.builds import build_progress
 from labsctl.cli.options import output, verbose
 from labsctl.output import emit_data, note, table
-from labsctl.sandbox import service
 
 
 @click.group("sandbox")
@@ -29,7 +30,7 @@ def command() -> None:
 def up(flavour: str) -> None:
     """Start the sandbox (idempotent); prints the kubeconfig path."""
     note(f"starting the {flavour} sandbox (the first run builds Kubernetes from source)...")
-    state = service.up(flavour)
+    state = api.sandbox_up(flavour, on_progress=build_progress)
     note(f"sandbox running at {state.server} ({state.flavour})")
     note(f"use it: export KUBECONFIG={state.kubeconfig}")
     click.echo(state.kubeconfig)
@@ -39,7 +40,7 @@ def up(flavour: str) -> None:
 @verbose
 def down() -> None:
     """Stop the sandbox and free its ports."""
-    service.down()
+    api.sandbox_down()
     note("sandbox stopped")
 
 
@@ -48,7 +49,7 @@ def down() -> None:
 @verbose
 def status(output_format: str) -> None:
     """Whether the sandbox runs and is healthy (exit 3 when not)."""
-    state = service.status()
+    state = api.sandbox_status()
     if output_format != "table":
         emit_data(state.as_dict(), output_format)  # type: ignore[arg-type]
     else:
@@ -72,4 +73,4 @@ def status(output_format: str) -> None:
 @verbose
 def kubeconfig() -> None:
     """Print the sandbox's kubeconfig path (the last line of output)."""
-    click.echo(str(service.kubeconfig()))
+    click.echo(str(api.sandbox_kubeconfig()))

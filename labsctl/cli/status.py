@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 
 import click
 
+from labsctl import api
 from labsctl.cli.options import cluster, output, target_from, verbose
 from labsctl.errors import UsageError
-from labsctl.fleet import fleet_report
-from labsctl.output import emit_data, table
+from labsctl.output import ProgressReporter, emit_data, stderr, table
 from labsctl.report import render_html, render_openmetrics
-from labsctl.status import check_drift, find
 from labsctl.validation import load_specs
 
 
@@ -47,26 +45,22 @@ def command(
 
     `-o html` writes a self-contained page (timeline, quota, pipelines, tools, team, drift);
     `-o openmetrics` the same as metrics for Prometheus (docs/fleet-report.md)."""
-    if not specs and not all_residencies:
+    if not specs and not all_residencies:  # before starting a sandbox
         raise UsageError("give SPEC files or --all", hint="labsctl status --all")
+    if specs:
+        load_specs(list(specs))  # bad specs: exit 2 before anything touches a cluster
     target = target_from(kubeconfig, context, sandbox)
-    residencies = load_specs(list(specs)) if specs else []
-    found = find(target, residencies, everything=all_residencies)
-    if drift if drift is not None else bool(specs):
-        check_drift(found, list(specs), target)
+    with ProgressReporter(enabled=output_format == "table" and stderr.is_terminal) as progress:
+        report = api.status(
+            target, list(specs), everything=all_residencies, drift=drift, on_event=progress
+        )
+    found = report.residencies
     if output_format in ("html", "openmetrics"):
-        report = fleet_report(found)
         render = render_html if output_format == "html" else render_openmetrics
-        sys.stdout.write(render(report))
+        sys.stdout.write(render(api.fleet_report(found, today=report.date)))
         return
-    data = {
-        "apiVersion": "labsctl.dev/v1alpha1",
-        "kind": "StatusReport",
-        "date": dt.date.today().isoformat(),
-        "residencies": [s.as_dict() for s in found],
-    }
     if output_format != "table":
-        emit_data(data, output_format)  # type: ignore[arg-type]
+        emit_data(report.as_dict(), output_format)  # type: ignore[arg-type]
         return
     table(
         [

@@ -3,7 +3,8 @@
 The wrapper modules in `gomod/k8s` and `gomod/etcd` pin one Kubernetes and one etcd release
 (go.mod with the staging `replace` lines, go.sum committed). Binaries, GOMODCACHE and GOCACHE live
 in the per-user cache (`~/.cache/labsctl`), keyed by version; when the binaries are there, nothing
-is built. Run it directly with `python -m labsctl.sandbox.build`.
+is built. Run it directly with `python -m labsctl.sandbox.build` (progress on stderr, the
+binaries' paths on stdout); library callers get progress through `on_progress`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from labsctl import paths
-from labsctl.errors import LabsctlError, SandboxError
+from labsctl.errors import SandboxError
 
 KUBERNETES_VERSION = "v1.37.2"
 KUBERNETES_BUILD_DATE = "2026-10-27T12:01:04Z"  # the release's time on the module proxy
@@ -56,13 +57,14 @@ def binaries() -> Binaries:
     )
 
 
-def stderr_progress(message: str) -> None:
-    print(f"[labsctl build] {message}", file=sys.stderr, flush=True)
+def silent(_message: str) -> None:
+    """The default progress callback: library code prints nothing."""
 
 
-def ensure_binaries(progress: Progress | None = None) -> Binaries:
-    """The control-plane binaries, building whichever are missing."""
-    progress = progress or stderr_progress
+def ensure_binaries(on_progress: Progress | None = None) -> Binaries:
+    """The control-plane binaries, building whichever are missing; what the build does (a
+    line every 30 s at most) goes to `on_progress`."""
+    progress = on_progress or silent
     wanted = binaries()
     if wanted.present():
         return wanted
@@ -219,24 +221,7 @@ class GoTool:
         self.progress(f"{what} in {cwd.name}: done in {time.monotonic() - started:.0f}s")
 
 
-def build_main(build: Callable[[], Iterable[Path]]) -> int:
-    """`python -m` entry of a build: the paths it made, one a line; or the error and its exit
-    code."""
-    try:
-        found = list(build())
-    except LabsctlError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
-    for path in found:
-        print(path)
-    return 0
+if __name__ == "__main__":  # the command: progress and errors on stderr, the paths on stdout
+    from labsctl.cli.builds import build_main
 
-
-def main() -> int:
-    return build_main(lambda: ensure_binaries().all())
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(build_main(lambda progress: ensure_binaries(progress).all()))

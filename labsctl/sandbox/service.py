@@ -15,7 +15,7 @@ from pathlib import Path
 
 from labsctl import paths
 from labsctl.errors import ConflictError, SandboxError
-from labsctl.sandbox.build import Binaries, ensure_binaries
+from labsctl.sandbox.build import Binaries, Progress, ensure_binaries
 from labsctl.sandbox.controlplane import CRD_SETS, FLAVOURS, ControlPlane
 from labsctl.sandbox.upstream_crds import argocd_crd_files
 
@@ -132,8 +132,9 @@ def _kubectl(args: list[str], *, check: bool = True) -> str:
     return problem
 
 
-def up(flavour: str = "kubernetes") -> SandboxStatus:
-    """Start the sandbox (building binaries if needed); does nothing when it already runs."""
+def up(flavour: str = "kubernetes", on_progress: Progress | None = None) -> SandboxStatus:
+    """Start the sandbox (building binaries if needed, with the build's progress through
+    `on_progress`); does nothing when it already runs."""
     flavour = normalise_flavour(flavour)
     current = status()
     if current.healthy:
@@ -145,7 +146,7 @@ def up(flavour: str = "kubernetes") -> SandboxStatus:
         return current
     if current.running or current.processes:
         down()  # half-alive leftovers of a crash: start clean
-    binaries = ensure_binaries()
+    binaries = ensure_binaries(on_progress)
     control_plane = ControlPlane(sandbox_dir(), flavour, binaries=binaries, tie_to_parent=False)
     control_plane.start()
     try:

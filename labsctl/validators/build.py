@@ -5,7 +5,8 @@ one Argo CD release (go.mod, go.sum committed; separate modules because their Ku
 differ) and hold a small `main.go` each. The binaries live in the per-user cache
 (`~/.cache/labsctl/validators`), keyed by the pinned versions and a digest of the wrapper module,
 so editing `main.go` rebuilds; GOMODCACHE and GOCACHE are the sandbox's. When the binaries are
-there, nothing is built. Run it directly with `python -m labsctl.validators.build`.
+there, nothing is built. Run it directly with `python -m labsctl.validators.build` (progress on
+stderr, the binaries' paths on stdout).
 """
 
 from __future__ import annotations
@@ -21,14 +22,7 @@ from labsctl import paths
 from labsctl.errors import SandboxError
 
 # The sandbox's `go` runner and environment, shared so that both builds work the same way.
-from labsctl.sandbox.build import (
-    GoTool,
-    Progress,
-    build_main,
-    find_go,
-    go_env,
-    stderr_progress,
-)
+from labsctl.sandbox.build import GoTool, Progress, find_go, go_env, silent
 from labsctl.validators import ValidatorError
 
 TEKTON_PIPELINE_VERSION = "v1.15.0"
@@ -79,9 +73,10 @@ ARGOCD = Validator(
 VALIDATORS = (TEKTON, ARGOCD)
 
 
-def ensure_validators(progress: Progress | None = None) -> dict[str, Path]:
-    """The validator binaries by name (`tekton`, `argocd`), building whichever are missing."""
-    progress = progress or stderr_progress
+def ensure_validators(on_progress: Progress | None = None) -> dict[str, Path]:
+    """The validator binaries by name (`tekton`, `argocd`), building whichever are missing;
+    what the build does goes to `on_progress`."""
+    progress = on_progress or silent
     missing = [v for v in VALIDATORS if not v.present()]
     if missing:
         go = GoTool(_check_go(), go_env(), progress)
@@ -115,9 +110,7 @@ def _check_go() -> str:
         raise ValidatorError(exc.message, hint=exc.hint) from exc
 
 
-def main() -> int:
-    return build_main(lambda: ensure_validators().values())
+if __name__ == "__main__":  # the command: progress and errors on stderr, the paths on stdout
+    from labsctl.cli.builds import build_main
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(build_main(lambda progress: ensure_validators(progress).values()))

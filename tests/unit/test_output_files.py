@@ -4,6 +4,7 @@ path before writing, never follows a link it did not expect, and edits specs byt
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import shutil
 import stat
@@ -23,6 +24,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SMALL = EXAMPLES / "small-team.yaml"  # residency `payments`, no explicit archive date
 PLATFORM = EXAMPLES / "openshift-platform.yaml"  # residency `mobile-banking`, archive set
 SMALL_DATES = "  dates:\n    start: 2026-11-02\n    end: 2026-12-24\n"
+
+# The modules: the package attributes `labsctl.export` and `labsctl.extend` are the functions.
+EXPORT_MODULE = importlib.import_module("labsctl.export")
+EXTEND_MODULE = importlib.import_module("labsctl.extend")
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -165,7 +170,7 @@ def test_export_keeps_the_teams_other_files_and_replaces_its_own(
         "kind": "Namespace",
         "metadata": {"name": "payments-dev", "labels": {"labsctl.dev/stage": "dev"}},
     }
-    monkeypatch.setattr("labsctl.export._live", lambda cluster, residency: [namespace])
+    monkeypatch.setattr(EXPORT_MODULE, "_live", lambda cluster, residency: [namespace])
     to = tmp_path / "handover"
     export(None, "payments", to)  # type: ignore[arg-type]
     (to / ".git").mkdir()
@@ -184,7 +189,7 @@ def test_export_refuses_a_directory_it_did_not_write_before_reading_the_cluster(
     def no_cluster(cluster: Any, residency: str) -> list[dict[str, Any]]:
         raise AssertionError("the cluster was read before the output directory was checked")
 
-    monkeypatch.setattr("labsctl.export._live", no_cluster)
+    monkeypatch.setattr(EXPORT_MODULE, "_live", no_cluster)
     (tmp_path / "repo").mkdir()
     (tmp_path / "repo" / "main.tf").write_text("x")
     with pytest.raises(RenderError, match=r"repo/main\.tf, which labsctl did not write"):
@@ -414,7 +419,8 @@ def test_extend_validates_the_edited_spec_before_writing_it(
     before = spec.read_bytes()
     # An edit gone wrong (here: the start moved too) must never reach the file.
     monkeypatch.setattr(
-        "labsctl.extend._edited",
+        EXTEND_MODULE,
+        "_edited",
         lambda path, text, edits: text.replace("2026-11-02", "2027-12-01"),
     )
     code, _, err = _run(["extend", str(spec), "--until", "2027-01-10", "--no-apply"], capsys)
