@@ -17,7 +17,7 @@ progress through callbacks and never print.
 | `freeze` | `freeze` |
 | `extend` | `extend` |
 | `export` | `export` (`residency_name` reads a SPEC|NAME argument) |
-| `teardown` | `teardown`, `teardown_plan` (to come with the rewrite of `labsctl.teardown`) |
+| `teardown` | `teardown`, `teardown_plan` |
 | `rbac` | `rbac_manifests` |
 | `sandbox up`, `down`, `status`, `kubeconfig` | `sandbox_up`, `sandbox_down`, ... |
 
@@ -38,6 +38,7 @@ from labsctl.api import (
     ResidencySummary,
     StatusReport,
     Target,
+    TeardownResult,
     apply,
     check_drift,
     export,
@@ -61,12 +62,11 @@ from labsctl.api import (
     schema,
     schema_json,
     status,
+    teardown,
+    teardown_plan,
     validate,
 )
 from labsctl.errors import LabsctlError, SpecError, SpecProblem
-
-# teardown: `teardown` and `teardown_plan` are added here (and to __all__) with the rewrite of
-# labsctl/teardown.py; tests/unit/test_public_api.py fails until they are.
 
 __all__ = [
     "ApplySummary",
@@ -82,6 +82,7 @@ __all__ = [
     "SpecProblem",
     "StatusReport",
     "Target",
+    "TeardownResult",
     "__version__",
     "apply",
     "check_drift",
@@ -106,5 +107,7 @@ __all__ = [
     "schema",
     "schema_json",
     "status",
+    "teardown",
+    "teardown_plan",
     "validate",
 ]

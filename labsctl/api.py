@@ -32,6 +32,7 @@ from labsctl.render import Rendering, render
 from labsctl.runner import Progress
 from labsctl.spec import DNS_LABEL, MAX_RESIDENCY_NAME, Residency
 from labsctl.status import ResidencyStatus, StatusReport, check_drift, find, status
+from labsctl.teardown import TeardownResult, teardown, teardown_plan
 from labsctl.validation import load_spec, load_specs, residency_name, validate_files
 
 if TYPE_CHECKING:
@@ -224,8 +225,6 @@ def sandbox_kubeconfig() -> Path:
     return service.kubeconfig()
 
 
-# teardown: `teardown` and `teardown_plan` (labsctl.teardown) join the list when that module's
-# rewrite lands; tests/unit/test_public_api.py expects them.
 __all__ = [
     "ApplySummary",
     "Cluster",
@@ -238,6 +237,7 @@ __all__ = [
     "SpecError",
     "StatusReport",
     "Target",
+    "TeardownResult",
     "apply",
     "check_drift",
     "export",
@@ -261,5 +261,7 @@ __all__ = [
     "schema",
     "schema_json",
     "status",
+    "teardown",
+    "teardown_plan",
     "validate",
 ]

@@ -13,6 +13,7 @@ from labsctl import naming
 from labsctl.catalogue import TOOLS
 from labsctl.spec import Residency, Role, Stage
 
+
 def build_context(residency: Residency, *, frozen: bool = False) -> dict[str, Any]:
     """Template data; `frozen` (after the end date): the team keeps view rights only and the
     pipeline stops deploying, while everything else stays for the hand-over."""

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from labsctl import collection
-from labsctl.cluster import Cluster
+from labsctl.cluster import Cluster, Target
+from labsctl.errors import UsageError
 from labsctl.lock import residency_lock
 from labsctl.status import residencies_on
 
@@ -91,6 +92,59 @@ def execute(
     return TeardownResult(
         outcome.plan, True, outcome.backup, time.monotonic() - started, list(outcome.stuck)
     )
+
+
+def teardown_plan(
+    target: Target,
+    residencies: list[str] | None = None,
+    *,
+    expired_only: bool = False,
+    ignore_not_found: bool = False,
+    today: dt.date | None = None,
+) -> list[Any]:
+    """The plans of tearing `residencies` (names) down on `target`, or with `expired_only` of
+    every residency past its archive date; a named residency with nothing on the cluster is a
+    UsageError (exit 2) unless `ignore_not_found`. Only plans with something to delete."""
+    if bool(residencies) == expired_only:
+        raise UsageError("give SPEC files or residency names, or --expired")
+    cluster = Cluster(target)
+    names = expired(cluster, today) if expired_only else list(residencies or [])
+    plans = [plan(cluster, name) for name in names]
+    missing = [p.residency for p in plans if not p.objects]
+    if missing and not expired_only and not ignore_not_found:
+        raise UsageError(
+            f"not on the cluster: {', '.join(missing)}",
+            hint="check the name and --context; --ignore-not-found makes this a success",
+        )
+    return [p for p in plans if p.objects]
+
+
+def teardown(
+    target: Target,
+    plans: list[Any],
+    *,
+    force: bool = False,
+    backup_dir: Path | None = None,
+    timeout: float = 300.0,
+    lock_timeout: float = 60.0,
+    on_progress: Callable[[str], None] | None = None,
+) -> list[TeardownResult]:
+    """Carry out `plans` (from `teardown_plan`, shown to a person or not) one residency after
+    the other, each under its lock (see `execute`); a residency whose namespaces did not go
+    in `timeout` seconds has them named in its result's `stuck`."""
+    cluster = Cluster(target)
+    return [
+        execute(
+            cluster,
+            item,
+            force=force,
+            backup_dir=backup_dir,
+            timeout=timeout,
+            lock_timeout=lock_timeout,
+            on_progress=on_progress,
+        )
+        for item in plans
+    ]
 
 
 def backup_directory(backup_dir: Path, residency: str, today: str) -> Path:

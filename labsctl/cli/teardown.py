@@ -7,12 +7,11 @@ from pathlib import Path
 
 import click
 
-from labsctl import teardown as teardown_api
 from labsctl.cli.options import cluster, lock_timeout, output, target_from, verbose
-from labsctl.cluster import Cluster
 from labsctl.errors import ClusterError, UsageError
 from labsctl.output import emit_data, note, stdout, table
-from labsctl.validation import residency_name as _residency
+from labsctl.teardown import teardown, teardown_plan
+from labsctl.validation import residency_name
 
 
 @click.command("teardown")
@@ -67,21 +66,13 @@ def command(
     output_format: str,
 ) -> None:
     """Plan, back up, then delete a residency's objects (found by its labels) and wait."""
-    if bool(residencies) == expired:
-        raise UsageError("give SPEC files or residency names, or --expired")
-    names = [_residency(r) for r in residencies]
     target = target_from(kubeconfig, context, sandbox)
-    api = Cluster(target)
-    if expired:
-        names = teardown_api.expired(api)
-    plans = [teardown_api.plan(api, name) for name in names]
-    missing = [p.residency for p in plans if not p.objects]
-    if missing and not expired and not ignore_not_found:
-        raise UsageError(
-            f"not on the cluster: {', '.join(missing)}",
-            hint="check the name and --context; --ignore-not-found makes this a success",
-        )
-    plans = [p for p in plans if p.objects]
+    plans = teardown_plan(
+        target,
+        [residency_name(r) for r in residencies],
+        expired_only=expired,
+        ignore_not_found=ignore_not_found,
+    )
     if output_format == "table":
         for item in plans:
             stdout.print(
@@ -105,18 +96,15 @@ def command(
         if not sys.stdin.isatty():
             raise UsageError("teardown needs confirmation", hint="use --yes in pipelines")
         click.confirm(f"delete {', '.join(p.residency for p in plans)}?", abort=True, err=True)
-    results = [
-        teardown_api.execute(
-            api,
-            item,
-            force=force,
-            backup_dir=None if no_backup else backup_dir,
-            timeout=timeout,
-            lock_timeout=lock_timeout,
-            on_progress=note,
-        )
-        for item in plans
-    ]
+    results = teardown(
+        target,
+        plans,
+        force=force,
+        backup_dir=None if no_backup else backup_dir,
+        timeout=timeout,
+        lock_timeout=lock_timeout,
+        on_progress=note,
+    )
     if output_format != "table":
         emit_data({"dryRun": False, "residencies": [r.as_dict() for r in results]}, output_format)  # type: ignore[arg-type]
     stuck = [line for r in results for line in r.stuck]

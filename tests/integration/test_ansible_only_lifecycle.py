@@ -81,9 +81,7 @@ def test_a_pipeline_with_only_ansible_playbook_locks_applies_prunes_verifies_and
     assert locked.rc != 0
     assert "is locked by someone@elsewhere pid 1 (apply)" in locked.failure(name)
     assert _namespaces(k8s, name) == {}
-    client.CoordinationV1Api(k8s).delete_namespaced_lease(
-        f"labsctl-{name}", naming.LOCK_NAMESPACE
-    )
+    client.CoordinationV1Api(k8s).delete_namespaced_lease(f"labsctl-{name}", naming.LOCK_NAMESPACE)
 
     # Apply: under its own lock, released at the end.
     applied = run_playbook("bootstrap.yml", inventory, admin_kubeconfig)
@@ -110,6 +108,13 @@ def test_a_pipeline_with_only_ansible_playbook_locks_applies_prunes_verifies_and
     assert wait_for(lambda: f"{name}-test" not in _namespaces(k8s, name), timeout=90)
     assert run_playbook("verify.yml", inventory, admin_kubeconfig).rc == 0
 
+    _teardown_refuses_then_backs_up_and_deletes(tmp_path, name, inventory, admin_kubeconfig, k8s)
+
+
+def _teardown_refuses_then_backs_up_and_deletes(
+    tmp_path: Path, name: str, inventory: Path, admin_kubeconfig: Path, k8s: client.ApiClient
+) -> None:
+    core = client.CoreV1Api(k8s)
     # Someone's application in a stage: teardown refuses and deletes nothing.
     core.create_namespaced_config_map(
         f"{name}-dev",
@@ -142,7 +147,9 @@ def test_a_pipeline_with_only_ansible_playbook_locks_applies_prunes_verifies_and
     assert _lease(k8s, name) is None
     (backup,) = (tmp_path / "b").iterdir()
     assert backup.name == f"{name}-{dt.datetime.now(dt.UTC).date().isoformat()}"
-    export_files = sorted(p.relative_to(tmp_path / "export") for p in (tmp_path / "export").rglob("*"))
+    export_files = sorted(
+        p.relative_to(tmp_path / "export") for p in (tmp_path / "export").rglob("*")
+    )
     backup_files = sorted(p.relative_to(backup) for p in backup.rglob("*"))
     assert backup_files == export_files
     for relative in export_files:

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from labsctl import teardown
 from labsctl.cluster import Cluster, resolve_target
 from labsctl.errors import ConflictError
 from labsctl.lock import LOCK_NAMESPACE, residency_lock
+from labsctl.teardown import execute as teardown_execute
+from labsctl.teardown import plan as teardown_plan_of
 from tests.integration.playbooks import write_spec
 from tests.integration.test_cli_lifecycle import labsctl
 
@@ -111,7 +112,7 @@ def test_teardown_deletes_nothing_when_the_residency_changed_after_its_plan(
     spec = write_spec(tmp_path, residency_name)
     assert labsctl("apply", str(spec), kubeconfig=admin_kubeconfig).returncode == 0
     cluster = _cluster(admin_kubeconfig)
-    shown = teardown.plan(cluster, residency_name)
+    shown = teardown_plan_of(cluster, residency_name)
 
     def another_stage(data: dict) -> None:  # type: ignore[type-arg]
         data["spec"]["stages"] = [{"name": s} for s in ("ci-cd", "dev", "test", "perf")]
@@ -122,7 +123,7 @@ def test_teardown_deletes_nothing_when_the_residency_changed_after_its_plan(
 
     changed = f"changed since its plan was made: .*Namespace {residency_name}-perf"
     with pytest.raises(ConflictError, match=changed):
-        teardown.execute(cluster, shown, backup_dir=None, timeout=60)
+        teardown_execute(cluster, shown, backup_dir=None, timeout=60)
     names = {n.metadata.name for n in client.CoreV1Api(k8s).list_namespace().items}
     assert {f"{residency_name}-{s}" for s in ("ci-cd", "dev", "test", "perf")} <= names
 

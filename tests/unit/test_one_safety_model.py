@@ -82,7 +82,7 @@ def _obj(kind: str, name: str, namespace: str | None = None, api: str = "v1") ->
     return {"apiVersion": api, "kind": kind, "metadata": metadata}
 
 
-def test_stale_objects_are_what_is_owned_and_not_declared_in_reverse_order_without_those_inside_a_stale_namespace() -> (
+def test_stale_is_owned_and_undeclared_in_reverse_order_minus_what_a_stale_namespace_holds() -> (
     None
 ):
     kinds = OWNERSHIP.kinds_of([])
@@ -208,9 +208,7 @@ def test_aggregated_discovery_is_read_with_preferred_versions_and_stale_groups_l
     assert listable == {("v1", "ConfigMap"), ("triggers.tekton.dev/v1beta1", "Trigger")}
 
 
-def test_a_teardown_plan_refuses_what_it_cannot_see_before_what_is_not_ours_and_force_overrides() -> (
-    None
-):
+def test_teardown_refuses_the_unseen_before_the_unowned_and_force_overrides_both() -> None:
     plan = OWNERSHIP.TeardownPlan(
         "p", [], unowned=["ConfigMap p-dev/app"], blind=["list roles.rbac.authorization.k8s.io"]
     )

@@ -19,7 +19,7 @@ description:
   - A lock whose holder died (its process is gone on this host) is taken at once; any other
     expires O(duration) seconds after its last renewal, judged on this host's clock.
   - O(state=released) deletes the Lease if O(holder) still holds it.
-  - The task never reports C(changed): a lock is no change to what the residency declares, so
+  - The task never reports C(changed), since a lock is no change to what the residency declares, so
     a re-run of the playbook stays at C(changed=0).
   - The holder defaults to C(user@host pid N (ansible-playbook)) with the pid of the running
     C(ansible-playbook) (set by the action plugin of the same name).
