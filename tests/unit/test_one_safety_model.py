@@ -103,6 +103,13 @@ def test_stale_is_owned_and_undeclared_in_reverse_order_minus_what_a_stale_names
     ]
 
 
+def test_an_object_being_deleted_is_not_stale_again_nor_what_its_namespace_holds() -> None:
+    going = _obj("Namespace", "p-old")
+    going["metadata"]["deletionTimestamp"] = "2026-12-02T08:00:00Z"
+    inside = _obj("ResourceQuota", "quota", "p-old")
+    assert OWNERSHIP.stale([going, inside], [], OWNERSHIP.kinds_of([])) == []
+
+
 def test_identity_ignores_the_version_of_an_api_group() -> None:
     kinds = OWNERSHIP.kinds_of([])
     owned = [_obj("Trigger", "t", "p-ci", "triggers.tekton.dev/v1beta1")]

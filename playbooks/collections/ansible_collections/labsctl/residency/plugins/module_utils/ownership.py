@@ -313,13 +313,18 @@ def list_owned(client, discovery, residencies, kinds):
 
 def stale(owned, keep, kinds):
     """The owned objects (`owned`: live objects) that `keep` (objects or refs as dicts) no
-    longer declares, in deletion order; objects inside a namespace that is itself stale go with
-    it and are left out."""
+    longer declares, in deletion order. Left out: objects already being deleted (nothing left
+    to do), and objects inside a namespace that is stale or being deleted (they go with it)."""
     wanted = {Ref.of(obj).key() for obj in keep}
-    refs = [Ref.of(obj) for obj in owned]
-    gone = [ref for ref in refs if ref.key() not in wanted]
-    doomed = {ref.name for ref in gone if ref.kind == "Namespace"}
-    return deletion_order([r for r in gone if r.namespace not in doomed], kinds)
+
+    def going(obj):
+        return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+
+    gone = [(Ref.of(obj), going(obj)) for obj in owned]
+    gone = [(ref, deleting) for ref, deleting in gone if deleting or ref.key() not in wanted]
+    doomed = {ref.name for ref, _deleting in gone if ref.kind == "Namespace"}
+    left = [ref for ref, deleting in gone if not deleting and ref.namespace not in doomed]
+    return deletion_order(left, kinds)
 
 
 def scan_unowned(client, discovery, residency, namespaces, ours):
