@@ -49,6 +49,13 @@ except ImportError:
 else:
     YAML_IMPORT_ERROR = None
 
+# The options every module of the collection takes to reach its cluster (doc_fragments/cluster.py
+# documents them); `module_defaults: group/labsctl.residency.k8s` sets them once per play.
+CLUSTER_ARGUMENT_SPEC = {
+    "kubeconfig": {"type": "path"},
+    "context": {"type": "str"},
+    "request_timeout": {"type": "str"},
+}
 IN_CLUSTER_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 SERVICEACCOUNT_DIR_ENV = "LABSCTL_SERVICEACCOUNT_DIR"
 REQUEST_TIMEOUT_ENV = "LABSCTL_REQUEST_TIMEOUT"

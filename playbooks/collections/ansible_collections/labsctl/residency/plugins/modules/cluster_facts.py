@@ -87,6 +87,7 @@ offers:
 """
 
 from ansible_collections.labsctl.residency.plugins.module_utils.client import (
+    CLUSTER_ARGUMENT_SPEC,
     ClientError,
     connect,
 )
@@ -107,9 +108,7 @@ ARGUMENT_SPEC = {
         },
     },
     "gitops_namespace": {"type": "str", "default": "argocd"},
-    "kubeconfig": {"type": "path"},
-    "context": {"type": "str"},
-    "request_timeout": {"type": "str"},
+    **CLUSTER_ARGUMENT_SPEC,
 }
 
 

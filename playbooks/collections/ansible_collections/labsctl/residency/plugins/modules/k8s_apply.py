@@ -146,6 +146,7 @@ counts:
 import json
 
 from ansible_collections.labsctl.residency.plugins.module_utils.client import (
+    CLUSTER_ARGUMENT_SPEC,
     ClientError,
     connect,
 )
@@ -502,9 +503,7 @@ ARGUMENT_SPEC = {
         "elements": "str",
         "default": list(OWNERSHIP_LABELS),
     },
-    "kubeconfig": {"type": "path"},
-    "context": {"type": "str"},
-    "request_timeout": {"type": "str"},
+    **CLUSTER_ARGUMENT_SPEC,
 }
 
 

@@ -85,6 +85,7 @@ released:
 """
 
 from ansible_collections.labsctl.residency.plugins.module_utils.client import (
+    CLUSTER_ARGUMENT_SPEC,
     ClientError,
     connect,
 )
@@ -106,9 +107,7 @@ ARGUMENT_SPEC = {
     "holder": {"type": "str"},
     "duration": {"type": "int", "default": 600},
     "wait": {"type": "float", "default": 60},
-    "kubeconfig": {"type": "path"},
-    "context": {"type": "str"},
-    "request_timeout": {"type": "str"},
+    **CLUSTER_ARGUMENT_SPEC,
 }
 
 

@@ -64,6 +64,7 @@ pruned:
 """
 
 from ansible_collections.labsctl.residency.plugins.module_utils.client import (
+    CLUSTER_ARGUMENT_SPEC,
     ClientError,
     connect,
 )
@@ -85,9 +86,7 @@ ARGUMENT_SPEC = {
     "residency": {"type": "str", "required": True},
     "keep": {"type": "list", "elements": "dict", "required": True},
     "lock_holder": {"type": "str"},
-    "kubeconfig": {"type": "path"},
-    "context": {"type": "str"},
-    "request_timeout": {"type": "str"},
+    **CLUSTER_ARGUMENT_SPEC,
 }
 
 

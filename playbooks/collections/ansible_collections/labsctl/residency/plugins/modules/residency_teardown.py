@@ -104,6 +104,7 @@ stuck:
 import datetime
 
 from ansible_collections.labsctl.residency.plugins.module_utils.client import (
+    CLUSTER_ARGUMENT_SPEC,
     ClientError,
     connect,
 )
@@ -134,9 +135,7 @@ ARGUMENT_SPEC = {
     "backup_date": {"type": "str"},
     "timeout": {"type": "float", "default": 300},
     "lock_holder": {"type": "str"},
-    "kubeconfig": {"type": "path"},
-    "context": {"type": "str"},
-    "request_timeout": {"type": "str"},
+    **CLUSTER_ARGUMENT_SPEC,
 }
 
 
