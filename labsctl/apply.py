@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labsctl import naming
+from labsctl import collection, naming
 from labsctl.cluster import Cluster, Target
 from labsctl.errors import Interrupted, interruption
 from labsctl.files import write_tree
@@ -305,9 +305,13 @@ def _record(cluster: Cluster, residency: str, *, ok: bool) -> None:
             }
         }
     }
-    for namespace in cluster.list_owned("v1", "Namespace", naming.owner_selector(residency)):
-        name = namespace["metadata"]["name"]
-        with cluster.calls(f"recording the apply on namespace {name}"):
-            cluster.core.patch_namespace(
-                name, patch, field_manager=f"{naming.FIELD_MANAGER}-last-apply"
+    ownership = collection.ownership()
+    with cluster.rest_calls(f"recording the apply of residency {residency}"):
+        for namespace in ownership.namespaces_left(cluster.rest, residency):
+            cluster.rest.request(
+                "PATCH",
+                f"/api/v1/namespaces/{namespace['metadata']['name']}",
+                body=patch,
+                query=[("fieldManager", f"{naming.FIELD_MANAGER}-last-apply")],
+                content_type="application/merge-patch+json",
             )
