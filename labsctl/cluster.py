@@ -36,7 +36,7 @@ from kubernetes.config.incluster_config import InClusterConfigLoader
 from kubernetes.config.kube_config import KubeConfigMerger
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from labsctl import restclient, timeouts
+from labsctl import collection, restclient, timeouts
 from labsctl.errors import ClusterError, ConflictError, LabsctlError, UnreachableError, UsageError
 
 SERVICEACCOUNT_DIR_ENV = "LABSCTL_SERVICEACCOUNT_DIR"
@@ -316,6 +316,21 @@ class _Impersonating:
         return getattr(self._pool, name)
 
 
+MANAGED_BY_LABEL: str = collection.ownership().LABEL_MANAGED_BY
+MANAGER: str = collection.ownership().MANAGER
+
+
+def _equalities(selector: str) -> dict[str, str] | None:
+    """`a=b,c=d` as {a: b, c: d}; None for any other selector (set-based, `!=`, `!x`)."""
+    pairs: dict[str, str] = {}
+    for part in selector.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key or any(c in key + value for c in "!=()<> "):
+            return None
+        pairs[key] = value
+    return pairs
+
+
 class Cluster:
     """One API client for one target; every call goes through `call` for uniform errors."""
 
@@ -361,6 +376,8 @@ class Cluster:
         self.server = self.api.configuration.host
         self._dynamic: dynamic.DynamicClient | None = None
         self._rest: Any = None
+        # (apiVersion, kind) -> every object labsctl manages of that kind (`prefetch_owned`)
+        self._owned: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     @property
     def rest(self) -> Any:
@@ -425,7 +442,30 @@ class Cluster:
         except ResourceNotFoundError:
             return None
 
+    def prefetch_owned(self, kinds: list[tuple[str, str]]) -> None:
+        """One LIST per kind of everything labsctl manages, for the whole fleet: `list_owned`
+        then answers selectors within it from memory (a report on 50 residencies makes one
+        request per kind, not one per kind per residency)."""
+        for api_version, kind in kinds:
+            self._owned[(api_version, kind)] = self._listed(
+                api_version, kind, f"{MANAGED_BY_LABEL}={MANAGER}"
+            )
+
     def list_owned(self, api_version: str, kind: str, selector: str) -> list[dict[str, Any]]:
+        cached = self._owned.get((api_version, kind))
+        wanted = _equalities(selector)
+        if cached is not None and wanted is not None and wanted.get(MANAGED_BY_LABEL) == MANAGER:
+            return [
+                item
+                for item in cached
+                if all(
+                    ((item.get("metadata") or {}).get("labels") or {}).get(key) == value
+                    for key, value in wanted.items()
+                )
+            ]
+        return self._listed(api_version, kind, selector)
+
+    def _listed(self, api_version: str, kind: str, selector: str) -> list[dict[str, Any]]:
         resource = self.served(api_version, kind)
         if resource is None:
             return []

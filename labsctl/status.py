@@ -153,6 +153,15 @@ def _quoted(value: object) -> str:
     return f"{text[:_SHOWN]!r}... ({len(text)} characters)"
 
 
+# The kinds a residency's status reads besides its namespaces (see `_status` and labsctl/fleet.py).
+REPORTED_KINDS = [
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("v1", "ResourceQuota"),
+    ("tekton.dev/v1", "Pipeline"),
+    ("argoproj.io/v1alpha1", "Application"),
+]
+
+
 def residencies_on(
     cluster: Cluster, names: list[str] | None = None, today: dt.date | None = None
 ) -> list[ResidencyStatus]:
@@ -163,6 +172,8 @@ def residencies_on(
         residency = (ns["metadata"].get("labels") or {}).get(naming.LABEL_RESIDENCY)
         if residency and (names is None or residency in names):
             by_residency.setdefault(residency, []).append(ns)
+    if len(by_residency) > 1:  # one LIST per kind for the fleet instead of per residency
+        cluster.prefetch_owned(REPORTED_KINDS)
     found = [_status(cluster, name, items, today) for name, items in by_residency.items()]
     return sorted(found, key=lambda s: (s.end or dt.date.max, s.name))
 

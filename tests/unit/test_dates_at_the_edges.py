@@ -145,6 +145,9 @@ class FakeCluster:
     def served(self, api_version: str, kind: str) -> None:
         return None
 
+    def prefetch_owned(self, kinds: list[tuple[str, str]]) -> None:
+        """Answers come from memory here already."""
+
     @contextlib.contextmanager
     def calls(self, what: str) -> Iterator[None]:
         yield

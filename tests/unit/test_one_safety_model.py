@@ -287,3 +287,28 @@ def test_every_module_has_its_in_process_action_plugin() -> None:
     assert modules == actions
     for path in (plugins / "action").glob("*.py"):
         assert re.search(r"module = \"" + path.stem + '"', path.read_text())
+
+
+def test_a_fleet_report_lists_each_kind_once_and_answers_every_residency_from_it() -> None:
+    from labsctl.cluster import Cluster, _equalities  # noqa: PLC0415
+
+    assert _equalities("app.kubernetes.io/managed-by=labsctl,labsctl.dev/residency=a") == {
+        "app.kubernetes.io/managed-by": "labsctl",
+        "labsctl.dev/residency": "a",
+    }
+    assert _equalities("labsctl.dev/residency in (a,b)") is None
+    assert _equalities("a!=b") is None
+    requests: list[str] = []
+    labels = {"app.kubernetes.io/managed-by": "labsctl"}
+    objects = [
+        {"metadata": {"name": f"q-{r}", "labels": {**labels, "labsctl.dev/residency": r}}}
+        for r in ("a", "b", "c")
+    ]
+    cluster = Cluster.__new__(Cluster)
+    cluster._owned = {}
+    cluster._listed = lambda api, kind, selector: requests.append(selector) or objects  # type: ignore[method-assign]
+    cluster.prefetch_owned([("v1", "ResourceQuota")])
+    for name in ("a", "b", "c"):
+        found = cluster.list_owned("v1", "ResourceQuota", OWNERSHIP.owner_selector(name))
+        assert [o["metadata"]["name"] for o in found] == [f"q-{name}"]
+    assert requests == ["app.kubernetes.io/managed-by=labsctl"]
