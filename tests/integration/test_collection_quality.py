@@ -71,8 +71,9 @@ def test_the_only_sanity_ignores_are_licence_headers_with_their_reason() -> None
 
 @pytest.mark.parametrize("playbook", ["bootstrap", "verify", "teardown"])
 def test_a_plays_cluster_settings_reach_cluster_facts(playbook: str, tmp_path: Path) -> None:
-    """`module_defaults: group/labsctl.residency.k8s` carries the play's kubeconfig to discovery:
-    a kubeconfig that does not exist must be the one cluster_facts fails to read."""
+    """`module_defaults: group/labsctl.residency.k8s` carries the play's kubeconfig to the
+    collection's modules (the lock, discovery): a kubeconfig that does not exist must be the one
+    the play's first cluster task fails to read."""
     missing = tmp_path / "no-such-kubeconfig"
     env = {
         key: value
@@ -100,6 +101,13 @@ def test_a_plays_cluster_settings_reach_cluster_facts(playbook: str, tmp_path: P
 
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    discovery = output.split("TASK [cluster_facts : Discover the APIs the cluster serves]", 1)
+    # The play's first task to reach the cluster (the lock's; verify, a dry run, takes no lock)
+    # must read the play's kubeconfig.
+    first = (
+        "TASK [cluster_facts : Discover what the cluster offers"
+        if playbook == "verify"
+        else "TASK [Take the residency's lock]"
+    )
+    discovery = output.split(first, 1)
     assert len(discovery) == 2, output
     assert f"cannot read the kubeconfig {missing}" in discovery[1].split("TASK [", 1)[0], output
