@@ -36,7 +36,7 @@ from kubernetes.config.incluster_config import InClusterConfigLoader
 from kubernetes.config.kube_config import KubeConfigMerger
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from labsctl import collection, restclient, timeouts
+from labsctl import naming, restclient, timeouts
 from labsctl.errors import ClusterError, ConflictError, LabsctlError, UnreachableError, UsageError
 
 SERVICEACCOUNT_DIR_ENV = "LABSCTL_SERVICEACCOUNT_DIR"
@@ -316,8 +316,8 @@ class _Impersonating:
         return getattr(self._pool, name)
 
 
-MANAGED_BY_LABEL: str = collection.ownership().LABEL_MANAGED_BY
-MANAGER: str = collection.ownership().MANAGER
+MANAGED_BY_LABEL = naming.LABEL_MANAGED_BY
+MANAGER = naming.MANAGER
 
 
 def _equalities(selector: str) -> dict[str, str] | None:

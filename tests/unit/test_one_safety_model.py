@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from labsctl import collection, lock, naming, prune, rbac, yamldump
+from labsctl import collection, lock, naming, rbac, yamldump
 from labsctl.export import SERVER_METADATA
 from labsctl.render import KIND_ORDER
 from labsctl.teardown import TeardownPlan
@@ -27,10 +27,9 @@ def test_labsctl_uses_the_collections_rules_not_copies_of_them() -> None:
     assert naming.LABEL_RESIDENCY is OWNERSHIP.LABEL_RESIDENCY
     assert naming.FIELD_MANAGER is OWNERSHIP.FIELD_MANAGER
     assert naming.LOCK_NAMESPACE is OWNERSHIP.LOCK_NAMESPACE
-    assert prune.ObjectRef is OWNERSHIP.Ref
     assert TeardownPlan is OWNERSHIP.TeardownPlan
     assert [k for _a, k, _r in OWNERSHIP.MANAGED_KINDS] == list(KIND_ORDER)
-    assert [(a, k) for a, k, _r in OWNERSHIP.MANAGED_KINDS] == list(prune.MANAGED_KINDS)
+    assert tuple(OWNERSHIP.MANAGED_KINDS) == naming.MANAGED_KINDS
     assert SERVER_METADATA is HANDOVER.SERVER_METADATA
     assert lock.holder_identity("apply") == LEASE.holder_identity("apply")
 

@@ -365,11 +365,12 @@ def scan_unowned(client, discovery, residency, namespaces, ours):
 class TeardownPlan:
     """What tearing a residency down deletes (in order), and what stands in its way."""
 
-    def __init__(self, residency, objects, unowned=(), blind=()):
+    def __init__(self, residency, objects, unowned=(), blind=(), live=()):
         self.residency = residency
         self.objects = list(objects)
         self.unowned = list(unowned)
         self.blind = list(blind)
+        self.live = list(live)  # the owned objects as read, for the backup
 
     @property
     def namespaces(self):
@@ -412,7 +413,7 @@ def teardown_plan(client, discovery, residency, kinds=None):
     namespaces = sorted(ref.name for ref in refs if ref.kind == "Namespace")
     ours = {ref.key() for ref in refs}
     unowned, blind = scan_unowned(client, discovery, residency, namespaces, ours)
-    return TeardownPlan(residency, refs, unowned, blind)
+    return TeardownPlan(residency, refs, unowned, blind, live=owned)
 
 
 def delete(client, discovery, ref):

@@ -84,8 +84,7 @@ def run(
     backup = None
     if backup_dir is not None and plan.namespaces:
         say(f"backing up to {backup_dir}")
-        objects = ownership.list_owned(client, discovery, [residency], kinds)[residency]
-        tree, _secrets = handover.files(residency, objects)
+        tree, _secrets = handover.files(residency, plan.live)  # as read under the lock
         backup = handover.write_backup(backup_dir, residency, today, tree)
 
     def each(ref):
