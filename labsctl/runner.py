@@ -171,6 +171,10 @@ def _environment(target: Target, private: Path) -> dict[str, str]:
     return {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_ROLES_PATH": str(paths.roles_dir()),
+        # ansible-playbook dies with this process (see the plugin), its workers with it.
+        "ANSIBLE_CALLBACK_PLUGINS": str(Path(__file__).parent / "ansible_callbacks"),
+        "ANSIBLE_CALLBACKS_ENABLED": "labsctl_parent_guard",
+        "LABSCTL_PARENT_PID": str(os.getpid()),
         "ANSIBLE_COLLECTIONS_PATH": str(paths.playbooks_dir() / "collections"),
         "ANSIBLE_RETRY_FILES_ENABLED": "false",
         "ANSIBLE_FORCE_COLOR": "false",
@@ -222,11 +226,14 @@ def _private_dir() -> Iterator[Path]:
 
 
 def _stop_processes_in(directory: Path) -> None:
-    """SIGKILL every process working in `directory`: ansible-playbook, its workers (each in a
+    """SIGKILL every process of the run in `directory`: ansible-playbook, its workers (each in a
     session of its own, so ansible-runner's `killpg` of ansible-playbook's group misses them and
-    they would go on applying) and the module processes they started. Linux (/proc) only."""
-    for _ in range(20):  # again, for a worker forked while we looked
-        pids = _processes_in(directory)
+    they would go on applying) and everything in their sessions: module processes and what they
+    started, which work in the playbook's directory, not in ours (and are orphans once their
+    worker is gone, found by their session). Linux (/proc) only."""
+    sessions: set[int] = set()
+    for _ in range(100):  # again, for a worker forked while we looked, or one slow to die
+        pids = _processes_of_the_run(directory, sessions)
         if not pids:
             return
         for pid in pids:
@@ -235,14 +242,30 @@ def _stop_processes_in(directory: Path) -> None:
         time.sleep(0.05)
 
 
-def _processes_in(directory: Path) -> list[int]:
-    found = []
+def _processes_of_the_run(directory: Path, sessions: set[int]) -> list[int]:
+    """The processes working in `directory` or in a session one of them leads or belongs to
+    (`sessions` grows with those seen, so orphans of a worker killed earlier are found too).
+    Never this process nor its own session."""
+    table: dict[int, tuple[int, Path | None]] = {}  # pid: (session, cwd)
     for entry in Path("/proc").glob("[0-9]*"):
-        with contextlib.suppress(OSError):  # gone, a zombie, or not ours
-            cwd = (entry / "cwd").readlink()
-            if cwd == directory or directory in cwd.parents:
-                found.append(int(entry.name))
-    return [pid for pid in found if pid != os.getpid()]
+        with contextlib.suppress(OSError, ValueError, IndexError):  # gone, or not ours
+            stat = (entry / "stat").read_text()
+            session = int(stat.rsplit(")", 1)[1].split()[3])
+            cwd: Path | None = None
+            with contextlib.suppress(OSError):  # a zombie has none
+                cwd = (entry / "cwd").readlink()
+            table[int(entry.name)] = (session, cwd)
+    ours = os.getsid(0)
+    for session, cwd in table.values():
+        if cwd is not None and (cwd == directory or directory in cwd.parents) and session != ours:
+            sessions.add(session)
+    return [
+        pid
+        for pid, (session, cwd) in table.items()
+        if pid != os.getpid()
+        and cwd is not None  # zombies are dead already: their parent reaps them
+        and (session in sessions or cwd == directory or directory in cwd.parents)
+    ]
 
 
 @contextlib.contextmanager

@@ -102,6 +102,26 @@ def _once_started(action: Callable[[], None]) -> Callable[[Progress], None]:
     return on_event
 
 
+def _once_sleeping(marker: Path, action: Callable[[], None]) -> Callable[[Progress], None]:
+    """`action` once the task's sleeper runs: a module process and its child are up, which a
+    cancellation must stop too (they work in the playbook's directory, not in the run's)."""
+
+    def sleeping() -> bool:
+        return any(
+            b"time.sleep" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            for pid in _processes_mentioning(str(marker))
+        )
+
+    def act() -> None:
+        deadline = time.monotonic() + 30
+        while not sleeping():
+            assert time.monotonic() < deadline, "the sleeper never started"
+            time.sleep(0.05)
+        action()
+
+    return _once_started(act)
+
+
 @pytest.fixture
 def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Where the run's private directory goes (TMPDIR of the test)."""
@@ -135,7 +155,7 @@ def test_sigterm_during_the_playbook_cancels_it_and_is_reported(
     result = _run(
         tmp_path,
         SLEEPING_PLAYBOOK,
-        _once_started(lambda: os.kill(os.getpid(), signal.SIGTERM)),
+        _once_sleeping(tmp_path, lambda: os.kill(os.getpid(), signal.SIGTERM)),
     )
     assert time.monotonic() - started < 20  # the task sleeps 60 s
     assert result.signal == signal.SIGTERM
@@ -151,7 +171,7 @@ def test_sigint_during_the_playbook_cancels_it_instead_of_raising(
     result = _run(
         tmp_path,
         SLEEPING_PLAYBOOK,
-        _once_started(lambda: os.kill(os.getpid(), signal.SIGINT)),
+        _once_sleeping(tmp_path, lambda: os.kill(os.getpid(), signal.SIGINT)),
     )
     assert result.signal == signal.SIGINT and result.status == "canceled"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
@@ -165,7 +185,7 @@ def test_a_killed_ansible_playbook_is_an_unfinished_run_not_a_crash(
         os.kill(_ansible_playbook(tmp_path), signal.SIGKILL)
 
     started = time.monotonic()
-    result = _run(tmp_path, SLEEPING_PLAYBOOK, _once_started(kill_ansible_playbook))
+    result = _run(tmp_path, SLEEPING_PLAYBOOK, _once_sleeping(tmp_path, kill_ansible_playbook))
     assert time.monotonic() - started < 20
     assert result.rc is None and result.status == "failed" and result.signal is None
     assert result.unfinished is not None

@@ -8,11 +8,20 @@ can do itself. So each module has an action plugin of its name that validates th
 against the module's own argument spec and calls the module's `run` in the worker: the same
 code, the same arguments, the same result. A task delegated to another host (any connection but
 `local`) still runs the module there.
+
+A worker running one of these actions dies with its ansible-playbook (Linux): killed by the OOM
+killer or with SIGKILL, ansible-playbook can no longer stop its workers, and one in the middle
+of a task would go on writing to the cluster, unlocked.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib
+import multiprocessing
+import os
+import signal
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
@@ -20,6 +29,21 @@ from ansible_collections.labsctl.residency.plugins.module_utils.client import Cl
 from ansible_collections.labsctl.residency.plugins.module_utils.results import ModuleFailure
 
 COLLECTION = "labsctl.residency"
+_PR_SET_PDEATHSIG = 1
+_GUARDED = []  # this worker asked already (a worker runs one task)
+
+
+def _die_with_the_play():
+    """Ask Linux for a SIGKILL when ansible-playbook dies; False when it is gone already."""
+    parent = multiprocessing.parent_process()
+    if not _GUARDED:
+        _GUARDED.append(True)
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # not Linux-like: nothing to ask for
+            return True
+    return parent is None or parent.pid == os.getppid()
 
 
 class InProcessAction(ActionBase):
@@ -39,6 +63,13 @@ class InProcessAction(ActionBase):
                     module_args=args,
                     task_vars=task_vars,
                 )
+            )
+            return result
+        if not _die_with_the_play():
+            result.update(
+                failed=True,
+                reason="Orphaned",
+                msg="ansible-playbook, which started this worker, is gone: nothing was done",
             )
             return result
         module = importlib.import_module(
