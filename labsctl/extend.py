@@ -25,7 +25,7 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode
 
 from labsctl.apply import ApplySummary, apply
 from labsctl.cluster import Target
-from labsctl.errors import Interrupted, SpecError, UsageError
+from labsctl.errors import Interrupted, LabsctlError, SpecError, UsageError
 from labsctl.files import kind_of, write_file
 from labsctl.render import render
 from labsctl.runner import Progress
@@ -93,16 +93,26 @@ def extend(
     apply it there (which unfreezes a frozen residency). The file changes only when the spec,
     and with a target its templates, are valid. The change is told to `on_progress` before the
     apply starts, whose progress goes to `on_event`; a failed apply is a result
-    (`Extension.ok`), the file keeping the new dates. Interrupted during the apply, the
+    (`Extension.ok`), the file keeping the new dates. An apply refused before its Ansible run
+    started (unreachable, forbidden, the lock held) changed nothing on the cluster: the file
+    gets its old text back and the error is raised. Interrupted during the Ansible run, the
     `Interrupted` error's `partial` is the Extension with what had been applied."""
     path = Path(path)
     if target is not None:
         render(load_spec(path), templates)  # a template problem stops us before the file changes
+    before = _editable(path).read_bytes()
     extension = extend_dates(path, until, archive)
     if on_progress is not None:
         on_progress(extension.describe())
     if target is None:
         return extension
+    started: list[bool] = []
+
+    def events(progress: Progress) -> None:
+        started.append(True)
+        if on_event is not None:
+            on_event(progress)
+
     try:
         summary = apply(
             [path],
@@ -110,14 +120,30 @@ def extend(
             lock_timeout=lock_timeout,
             templates=templates,
             verbose=verbose,
-            on_event=on_event,
+            on_event=events,
             on_wait=on_wait,
         )
-    except Interrupted as exc:
-        if isinstance(exc.partial, ApplySummary):
+    except LabsctlError as exc:
+        if not started:  # interrupted or refused before the run: nothing changed, nor will
+            _put_back(path, before)
+        elif isinstance(exc, Interrupted) and isinstance(exc.partial, ApplySummary):
             exc.partial = dataclasses.replace(extension, summary=exc.partial)
         raise
     return dataclasses.replace(extension, summary=summary)
+
+
+def _put_back(path: Path, text: bytes) -> None:
+    """The spec file's text before extend, written back (atomically, mode and owner kept)."""
+    real = _editable(path)
+    st = real.stat()
+    write_file(
+        real,
+        text,
+        replace=True,
+        mode=stat.S_IMODE(st.st_mode),
+        owner=(st.st_uid, st.st_gid),
+        error=UsageError,
+    )
 
 
 def extend_dates(path: Path, until: dt.date, archive: dt.date | None = None) -> Extension:

@@ -118,11 +118,13 @@ def _kill_after(process: subprocess.Popen[str], seconds: float) -> int | None:
     return process.returncode
 
 
-def _timed(*args: str, kubeconfig: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
+def _timed(
+    *args: str, kubeconfig: Path, env: dict[str, str] | None = None
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     started = time.monotonic()
     run = labsctl(*args, kubeconfig=kubeconfig, env=env)
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
-    return time.monotonic() - started, run.returncode
+    return time.monotonic() - started, run
 
 
 @pytest.mark.parametrize("seed", KILL_SEEDS)
@@ -139,11 +141,11 @@ def test_labsctl_killed_at_a_random_point_of_apply_and_of_teardown_reruns_conver
         print(f"seed {seed}: apply killed at {at:.2f}s (had ended: {ended})")
         assert ended in (None, 0)
 
-        took, code = _timed(
+        took, run = _timed(
             "apply", str(spec), kubeconfig=admin_kubeconfig, env={"LABSCTL_LOCK_TIMEOUT": "0"}
         )  # the dead holder's lock is taken at once
         print(f"seed {seed}: re-run of apply converged in {took:.1f}s")
-        assert code == 0 and took < RERUN_BOUND
+        assert run.returncode == 0 and took < RERUN_BOUND, run.stderr[-2000:]
         assert labsctl("plan", str(spec), kubeconfig=admin_kubeconfig).returncode == 0
         applied = _owned(k8s, name)
         assert {kind for kind, _, _ in applied} >= {"Namespace", "RoleBinding", "ResourceQuota"}
@@ -157,14 +159,14 @@ def test_labsctl_killed_at_a_random_point_of_apply_and_of_teardown_reruns_conver
         print(f"seed {seed}: teardown killed at {at:.2f}s (had ended: {ended})")
         assert ended in (None, 0)
 
-        took, code = _timed(
+        took, run = _timed(
             *teardown,
             "--ignore-not-found",
             kubeconfig=admin_kubeconfig,
             env={"LABSCTL_LOCK_TIMEOUT": "0"},
         )
         print(f"seed {seed}: re-run of teardown converged in {took:.1f}s")
-        assert code == 0 and took < RERUN_BOUND
+        assert run.returncode == 0 and took < RERUN_BOUND, run.stderr[-2000:]
         assert _owned(k8s, name) == {} and not _terminating(k8s, name)
         assert not _lease_exists(k8s, name)
         _assert_foreign_untouched(k8s, name, foreign_version)
@@ -201,9 +203,10 @@ def test_a_team_member_and_a_stranger_get_exit_3_from_every_command_and_change_n
     }
     for identity in ("alice@example.com", f"stranger-{name}"):
         for label, args in commands.items():
-            took, code = _timed(*args, kubeconfig=admin_kubeconfig, env=_as(identity))
-            print(f"{identity}: {label} exited {code} in {took:.1f}s")
-            assert code == 3, f"{identity}: {label} exited {code}"
+            took, run = _timed(*args, kubeconfig=admin_kubeconfig, env=_as(identity))
+            print(f"{identity}: {label} exited {run.returncode} in {took:.1f}s")
+            assert run.returncode == 3, f"{identity}: {label}: {run.stderr[-2000:]}"
+            assert "forbidden" in run.stdout + run.stderr and identity in run.stdout + run.stderr
             assert took < COMMAND_BOUND, f"{identity}: {label} took {took:.1f}s"
             assert spec.read_text() == written, f"{identity}: {label} changed the spec"
         assert _owned(k8s, name) == before, f"{identity} changed the residency"

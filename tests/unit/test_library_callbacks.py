@@ -20,7 +20,7 @@ import pytest
 import labsctl
 from labsctl.apply import ApplySummary, ResidencySummary
 from labsctl.cluster import Target
-from labsctl.errors import Interrupted
+from labsctl.errors import ClusterError, Interrupted, LabsctlError
 from labsctl.output import ProgressReporter
 from labsctl.runner import Failure, Progress, run_playbook
 from labsctl.status import ResidencyStatus
@@ -170,6 +170,7 @@ def test_extend_interrupted_during_the_apply_hands_back_the_dates_and_what_was_a
     partial = _summary(ok=True)
 
     def interrupted(spec_files: list[Path], target: Target, **options: Any) -> ApplySummary:
+        options["on_event"](Progress("payments", "namespaces", "apply", "started"))
         error = Interrupted()
         error.partial = partial
         raise error
@@ -180,3 +181,27 @@ def test_extend_interrupted_during_the_apply_hands_back_the_dates_and_what_was_a
     extension = raised.value.partial
     assert isinstance(extension, labsctl.Extension)
     assert extension.summary is partial and extension.new_end == dt.date(2027, 2, 26)
+    assert "end: 2027-02-26" in spec.read_text()  # the dates were (partly) applied: kept
+
+
+@pytest.mark.parametrize("error", [ClusterError("forbidden"), Interrupted()])
+def test_extend_refused_or_interrupted_before_the_ansible_run_puts_the_file_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: LabsctlError
+) -> None:
+    """Unreachable, forbidden, the lock held, or stopped while waiting for it: nothing was
+    applied, so the file does not claim new dates either."""
+    spec = tmp_path / "small-team.yaml"
+    shutil.copy(SMALL, spec)
+    spec.chmod(0o640)
+    seen: list[str] = []
+
+    def refused(spec_files: list[Path], target: Target, **options: Any) -> ApplySummary:
+        seen.append(spec.read_text())
+        raise error
+
+    monkeypatch.setattr(EXTEND_MODULE, "apply", refused)
+    with pytest.raises(type(error)):
+        labsctl.extend(spec, dt.date(2027, 2, 26), target=_target(tmp_path))
+    assert "end: 2027-02-26" in seen[0]
+    assert spec.read_bytes() == SMALL.read_bytes()
+    assert spec.stat().st_mode & 0o777 == 0o640

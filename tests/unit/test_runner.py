@@ -193,6 +193,42 @@ def test_a_killed_ansible_playbook_is_an_unfinished_run_not_a_crash(
     assert _processes_mentioning(str(tmp_path)) == []  # its orphaned workers stopped too
 
 
+def test_a_sigkilled_caller_takes_ansible_playbook_its_workers_and_their_children_with_it(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL (or the OOM killer) gives labsctl no chance to stop its run: ansible-playbook,
+    in a session of its own with SIGHUP ignored, and a worker blocked in a long task (silent,
+    so no write to the closed terminal ends it) would go on; the parent guard ends them all."""
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from tests.unit.test_runner import SLEEPING_PLAYBOOK, _once_sleeping, _run\n"
+        "def report():\n"
+        "    print('sleeping', flush=True)\n"
+        "    time.sleep(600)\n"
+        "_run(Path(sys.argv[1]), SLEEPING_PLAYBOOK, _once_sleeping(Path(sys.argv[1]), report))\n"
+    )
+    caller = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert caller.stdout is not None and caller.stdout.readline() == "sleeping\n"
+        assert _processes_mentioning(str(tmp_path)), "no run to kill"
+        caller.kill()
+        caller.wait(timeout=30)
+        deadline = time.monotonic() + 5
+        while _processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_mentioning(str(tmp_path)) == []  # ansible-playbook, worker, sleeper
+    finally:
+        caller.kill()
+        for pid in _processes_mentioning(str(tmp_path)):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_no_environment_value_reaches_the_disk_and_the_private_dir_is_0700_and_removed(
     tmp_path: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
