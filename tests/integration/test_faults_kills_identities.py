@@ -29,9 +29,9 @@ from tests.integration.test_cli_lifecycle import labsctl
 
 pytestmark = pytest.mark.integration
 
-# The kill points they give (apply, teardown): 1.9 and 4.2 s, 5.8 and 4.5, 5.9 and 0.4, 8.7 and 2.8
-KILL_SEEDS = (21, 5, 42, 1234)
-APPLY_WINDOW = (0.5, 9.0)  # seconds after the start: the small team's apply takes 4-8 s here
+# The kill points they give (apply, teardown): 0.6 and 5.1 s, 1.2 and 3.6, 1.9 and 2.1, 2.5 and 0.9
+KILL_SEEDS = (203, 60, 287, 78)
+APPLY_WINDOW = (0.4, 3.0)  # seconds after the start: a warm small-team apply takes 3-5 s
 TEARDOWN_WINDOW = (0.3, 6.0)
 RERUN_BOUND = 180.0  # seconds for a re-run to converge
 COMMAND_BOUND = 45.0  # seconds for a refused command to end
