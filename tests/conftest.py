@@ -95,6 +95,19 @@ def k8s(admin_kubeconfig: Path) -> client.ApiClient:
     return api_client(admin_kubeconfig)
 
 
+def lease_exists(k8s: client.ApiClient, residency: str) -> bool:
+    """Whether residency `residency`'s lock (its Lease in labsctl-system) is on the cluster."""
+    try:
+        client.CoordinationV1Api(k8s).read_namespaced_lease(
+            f"labsctl-{residency}", naming.LOCK_NAMESPACE
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, interval: float = 0.2) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -18,12 +18,10 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client, dynamic
-from kubernetes.client.rest import ApiException
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from labsctl import naming
-from labsctl.lock import LOCK_NAMESPACE
-from tests.conftest import wait_for
+from tests.conftest import lease_exists, wait_for
 from tests.integration.playbooks import REPO, write_spec
 from tests.integration.test_cli_lifecycle import labsctl
 
@@ -78,16 +76,6 @@ def _foreign(k8s: client.ApiClient, name: str) -> tuple[str, str]:
 def _assert_foreign_untouched(k8s: client.ApiClient, name: str, version: str) -> None:
     kept = client.CoreV1Api(k8s).read_namespaced_config_map(f"{name}-settings", f"{name}-not-ours")
     assert kept.metadata.resource_version == version and kept.data == {"keep": "me"}
-
-
-def _lease_exists(k8s: client.ApiClient, name: str) -> bool:
-    try:
-        client.CoordinationV1Api(k8s).read_namespaced_lease(f"labsctl-{name}", LOCK_NAMESPACE)
-    except ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
 
 
 def _start(kubeconfig: Path, *args: str) -> subprocess.Popen[str]:
@@ -149,7 +137,7 @@ def test_labsctl_killed_at_a_random_point_of_apply_and_of_teardown_reruns_conver
         assert labsctl("plan", str(spec), kubeconfig=admin_kubeconfig).returncode == 0
         applied = _owned(k8s, name)
         assert {kind for kind, _, _ in applied} >= {"Namespace", "RoleBinding", "ResourceQuota"}
-        assert not _lease_exists(k8s, name)
+        assert not lease_exists(k8s, name)
         _assert_foreign_untouched(k8s, name, foreign_version)
 
         at = rng.uniform(*TEARDOWN_WINDOW)
@@ -168,7 +156,7 @@ def test_labsctl_killed_at_a_random_point_of_apply_and_of_teardown_reruns_conver
         print(f"seed {seed}: re-run of teardown converged in {took:.1f}s")
         assert run.returncode == 0 and took < RERUN_BOUND, run.stderr[-2000:]
         assert _owned(k8s, name) == {} and not _terminating(k8s, name)
-        assert not _lease_exists(k8s, name)
+        assert not lease_exists(k8s, name)
         _assert_foreign_untouched(k8s, name, foreign_version)
         assert any(backups.rglob("*.yaml")), "no backup of the residency"
     finally:
@@ -210,7 +198,7 @@ def test_a_team_member_and_a_stranger_get_exit_3_from_every_command_and_change_n
             assert took < COMMAND_BOUND, f"{identity}: {label} took {took:.1f}s"
             assert spec.read_text() == written, f"{identity}: {label} changed the spec"
         assert _owned(k8s, name) == before, f"{identity} changed the residency"
-        assert not _lease_exists(k8s, name)
+        assert not lease_exists(k8s, name)
         assert not (tmp_path / "export").exists()
 
 
@@ -238,4 +226,4 @@ def test_an_apply_and_a_teardown_started_together_leave_the_residency_complete_o
     if _owned(k8s, name):  # the teardown ran first: the apply made it complete again
         plan = labsctl("plan", str(spec), kubeconfig=admin_kubeconfig)
         assert plan.returncode == 0, plan.stdout[-2000:]
-    assert not _lease_exists(k8s, name)
+    assert not lease_exists(k8s, name)

@@ -15,11 +15,9 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 
 from labsctl import naming
-from labsctl.lock import LOCK_NAMESPACE
-from tests.conftest import wait_for
+from tests.conftest import lease_exists, wait_for
 from tests.integration.playbooks import REPO, secret_env, write_spec
 from tests.integration.test_cli_lifecycle import labsctl
 
@@ -102,16 +100,6 @@ def _stop(process: subprocess.Popen[str], send: Any) -> tuple[float, str, str]:
     return took, stdout, stderr
 
 
-def _lease_exists(k8s: client.ApiClient, name: str) -> bool:
-    try:
-        client.CoordinationV1Api(k8s).read_namespaced_lease(f"labsctl-{name}", LOCK_NAMESPACE)
-    except ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
-
-
 def _assert_stopped_without_pruning(
     k8s: client.ApiClient, name: str, stdout: str, stderr: str
 ) -> None:
@@ -176,7 +164,7 @@ def _interrupt_mid_apply(
     assert f"interrupted by {signum.name} during the Ansible run" in stderr, stdout + stderr
     assert "and 0 pruned" in stderr
     assert f"created  Namespace {name}-dev" in stdout  # what it had applied
-    assert not _lease_exists(k8s, name)
+    assert not lease_exists(k8s, name)
     _assert_stopped_without_pruning(k8s, name, stdout, stderr)
     _assert_rerun_converges(spec, kubeconfig, k8s, name)
 
@@ -196,7 +184,7 @@ def test_a_killed_ansible_playbook_fails_the_apply_with_exit_5_and_prunes_nothin
     assert took < EXIT_BOUND
     assert "ansible-playbook was killed by a signal before it finished" in stdout
     assert f"the run failed for {residency_name}" in stderr
-    assert not _lease_exists(k8s, residency_name)
+    assert not lease_exists(k8s, residency_name)
     _assert_stopped_without_pruning(k8s, residency_name, stdout, stderr)
     _assert_rerun_converges(spec, admin_kubeconfig, k8s, residency_name)
 
