@@ -19,9 +19,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -52,23 +53,24 @@ class Run:
     seconds: float
 
 
-def labsctl(*args: str | Path, kubeconfig: Path, request_timeout: float = REQUEST_TIMEOUT) -> Run:
+def _labsctl_command(
+    args: tuple[str | Path, ...], kubeconfig: Path, request_timeout: float
+) -> tuple[list[str], dict[str, str]]:
     environment = {
         k: v
         for k, v in os.environ.items()
         if k not in _CLUSTER_ENV and not k.startswith(("K8S_", "LABSCTL_REQUEST"))
     }
     environment.update({"LABSCTL_KUBECONFIG": str(kubeconfig), "LABSCTL_LOCK_TIMEOUT": "30"})
+    command = [sys.executable, "-m", "labsctl", *map(str, args)]
+    return [*command, "--request-timeout", f"{request_timeout:g}s"], environment
+
+
+def labsctl(*args: str | Path, kubeconfig: Path, request_timeout: float = REQUEST_TIMEOUT) -> Run:
+    command, environment = _labsctl_command(args, kubeconfig, request_timeout)
     started = time.monotonic()
     completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "labsctl",
-            *map(str, args),
-            "--request-timeout",
-            f"{request_timeout:g}s",
-        ],
+        command,
         capture_output=True,
         text=True,
         env=environment,
@@ -77,6 +79,38 @@ def labsctl(*args: str | Path, kubeconfig: Path, request_timeout: float = REQUES
         check=False,
     )
     return Run(completed.returncode, completed.stdout, completed.stderr, time.monotonic() - started)
+
+
+def _frozen_while_running(
+    plane: ControlPlane, args: tuple[str | Path, ...], started_work: Callable[[], bool]
+) -> Run:
+    """labsctl started with `args`, the API server frozen (SIGSTOP) once `started_work()` says
+    the command is in the middle of its work; the run, timed from the freeze to its end. The
+    server goes on (SIGCONT) when labsctl has ended."""
+    assert plane.state is not None
+    command, environment = _labsctl_command(args, plane.admin_kubeconfig, REQUEST_TIMEOUT)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        cwd=REPO,
+    )
+    apiserver = plane.state.pids["kube-apiserver"]
+    try:
+        deadline = time.monotonic() + HANG
+        while not started_work():
+            assert process.poll() is None, "the command ended before the API server was frozen"
+            assert time.monotonic() < deadline, "the command never started its work"
+            time.sleep(0.05)
+        os.kill(apiserver, signal.SIGSTOP)
+        frozen = time.monotonic()
+        stdout, stderr = process.communicate(timeout=HANG)
+        return Run(process.returncode, stdout, stderr, time.monotonic() - frozen)
+    finally:
+        os.kill(apiserver, signal.SIGCONT)
+        process.kill()
 
 
 class SilentServer:
@@ -258,3 +292,54 @@ def test_every_command_ends_with_exit_3_while_the_api_server_is_frozen(
     assert _namespaces(plane, name) == before
     after = labsctl("status", spec, kubeconfig=plane.admin_kubeconfig, request_timeout=30)
     assert after.code == 0, after.stderr
+
+
+# Frozen mid-run, a command may meet the frozen server several times on its way out (the task in
+# flight, recording the apply, releasing the lock): each is one call deadline at most.
+MID_RUN_BOUND = 4 * CALL_DEADLINE + START_UP
+
+
+def test_an_api_server_frozen_mid_apply_ends_it_with_exit_3_and_the_rerun_converges(
+    applied_plane: Frozen, tmp_path: Path
+) -> None:
+    plane, name = applied_plane.plane, applied_plane.name
+    stages = ["ci-cd", "dev", "test", "extra"]  # the spec applied, and one stage more
+
+    def with_extra_stage(data: dict[str, Any]) -> None:
+        data["spec"]["stages"] = [{"name": stage} for stage in stages]
+
+    spec = write_spec(tmp_path, name, mutate=with_extra_stage)
+    run = _frozen_while_running(
+        plane, ("apply", spec), lambda: f"{name}-extra" in _namespaces(plane, name)
+    )
+    print(f"frozen mid-apply: exit {run.code} {run.seconds:.1f}s after the freeze")
+    assert run.code == 3, run.stdout[-2000:] + run.stderr[-2000:]
+    assert run.seconds < MID_RUN_BOUND, f"took {run.seconds:.1f}s: {run.stderr[-2000:]}"
+    assert "Traceback" not in run.stderr
+    rerun = labsctl("apply", spec, kubeconfig=plane.admin_kubeconfig, request_timeout=30)
+    assert rerun.code == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    plan = labsctl("plan", spec, kubeconfig=plane.admin_kubeconfig, request_timeout=30)
+    assert plan.code == 0, plan.stdout[-2000:]
+    assert set(_namespaces(plane, name)) == {f"{name}-{s}" for s in stages}
+
+
+def test_an_api_server_frozen_mid_teardown_ends_it_with_exit_3_and_the_rerun_converges(
+    applied_plane: Frozen, tmp_path: Path
+) -> None:
+    plane, name = applied_plane.plane, applied_plane.name
+    assert _namespaces(plane, name)
+
+    def deleting() -> bool:
+        return "Terminating" in _namespaces(plane, name).values()
+
+    teardown = ("teardown", name, "--yes", "--no-backup")
+    run = _frozen_while_running(plane, teardown, deleting)
+    print(f"frozen mid-teardown: exit {run.code} {run.seconds:.1f}s after the freeze")
+    assert run.code == 3, run.stdout[-2000:] + run.stderr[-2000:]
+    assert run.seconds < MID_RUN_BOUND, f"took {run.seconds:.1f}s: {run.stderr[-2000:]}"
+    assert "Traceback" not in run.stderr
+    rerun = labsctl(
+        *teardown, "--ignore-not-found", kubeconfig=plane.admin_kubeconfig, request_timeout=30
+    )
+    assert rerun.code == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert _namespaces(plane, name) == {}
