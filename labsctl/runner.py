@@ -171,9 +171,14 @@ def _environment(target: Target, private: Path) -> dict[str, str]:
     return {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_ROLES_PATH": str(paths.roles_dir()),
-        # ansible-playbook dies with this process (see the plugin), its workers with it.
-        "ANSIBLE_CALLBACK_PLUGINS": str(Path(__file__).parent / "ansible_callbacks"),
-        "ANSIBLE_CALLBACKS_ENABLED": "labsctl_parent_guard",
+        # ansible-playbook dies with this process (see the plugin), its workers with it; the
+        # callbacks a user enabled (profile_tasks, junit, ...) stay enabled.
+        "ANSIBLE_CALLBACK_PLUGINS": _joined(
+            os.pathsep, str(Path(__file__).parent / "ansible_callbacks"), "ANSIBLE_CALLBACK_PLUGINS"
+        ),
+        "ANSIBLE_CALLBACKS_ENABLED": _joined(
+            ",", "labsctl_parent_guard", "ANSIBLE_CALLBACKS_ENABLED"
+        ),
         "LABSCTL_PARENT_PID": str(os.getpid()),
         "ANSIBLE_COLLECTIONS_PATH": str(paths.playbooks_dir() / "collections"),
         "ANSIBLE_RETRY_FILES_ENABLED": "false",
@@ -189,12 +194,13 @@ def _environment(target: Target, private: Path) -> dict[str, str]:
     }
 
 
+def _joined(separator: str, ours: str, variable: str) -> str:
+    """`ours`, then what the environment's `variable` already holds."""
+    return separator.join(filter(None, (ours, os.environ.get(variable, ""))))
+
+
 def _cmdline(check: bool, diff: bool, verbose: int, forks: int) -> list[str]:
-    # The roles' argument-spec validations (Ansible tags them `always`, and nothing else is)
-    # check what an inventory gives the roles; labsctl wrote this one itself from the validated
-    # spec (tests/unit/test_role_arguments.py proves its variables pass every role's spec), so
-    # they are skipped: a worker fork per role per residency. Plain ansible-playbook runs them.
-    cmdline = ["--forks", str(forks), "--skip-tags", "always"]
+    cmdline = ["--forks", str(forks)]
     if check:
         cmdline.append("--check")
     if diff:

@@ -1,6 +1,10 @@
-"""labsctl's own Ansible runs skip the roles' argument-spec validations (`--skip-tags always`,
-a worker fork per role per residency): what they would check, the variables labsctl writes into
-an inventory, passes every role's argument spec, for every example and every flavour."""
+"""Every variable labsctl writes into an inventory for a role passes that role's argument spec,
+for every example: the roles' own validation (a task of Ansible's at the start of each role)
+never refuses what labsctl renders.
+
+(labsctl's runs cannot skip those validations to save their worker forks: Ansible tags them
+`always` like the implicit `role_complete` task, and skipping that one makes every role's
+dependency on cluster_facts run again.)"""
 
 from __future__ import annotations
 
@@ -14,7 +18,6 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from labsctl import paths
 from labsctl.inventory import host_vars
 from labsctl.render import render
-from labsctl.runner import _cmdline
 from labsctl.validation import load_spec
 
 # Set during the play by the cluster_facts role (its own task), not by the inventory.
@@ -40,26 +43,6 @@ def _option(option: dict[str, Any]) -> dict[str, Any]:
     if "options" in kept:
         kept["options"] = {name: _option(sub) for name, sub in kept["options"].items()}
     return kept
-
-
-def test_labsctl_runs_skip_only_the_tasks_tagged_always() -> None:
-    cmdline = _cmdline(check=False, diff=False, verbose=0, forks=10)
-    assert cmdline[cmdline.index("--skip-tags") + 1] == "always"
-    for path in [*paths.roles_dir().glob("*/tasks/*.yml"), *paths.playbooks_dir().glob("*.yml")]:
-        assert "always" not in str(_tags(yaml.safe_load(path.read_text()))), path
-
-
-def _tags(node: Any) -> list[Any]:
-    """Every `tags:` value anywhere in a playbook or task file."""
-    found = []
-    if isinstance(node, dict):
-        found += [node["tags"]] if "tags" in node else []
-        for value in node.values():
-            found += _tags(value)
-    elif isinstance(node, list):
-        for item in node:
-            found += _tags(item)
-    return found
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
