@@ -133,12 +133,16 @@ def extend(
 
 
 def _put_back(path: Path, text: bytes) -> None:
-    """The spec file's text before extend, written back (atomically, mode and owner kept)."""
-    real = _editable(path)
+    """The spec file's text before extend, written back."""
+    _rewrite(_editable(path), text)
+
+
+def _rewrite(real: Path, data: bytes) -> None:
+    """Replace the file atomically, keeping its mode and owner."""
     st = real.stat()
     write_file(
         real,
-        text,
+        data,
         replace=True,
         mode=stat.S_IMODE(st.st_mode),
         owner=(st.st_uid, st.st_gid),
@@ -179,15 +183,7 @@ def extend_dates(path: Path, until: dt.date, archive: dt.date | None = None) -> 
         raise UsageError(f"cannot read {path}: {exc}") from exc
     new_text = _edited(path, text, edits)
     _check_edit(path, new_text, until, new_archive)
-    st = real.stat()
-    write_file(
-        real,
-        new_text.encode("utf-8"),
-        replace=True,
-        mode=stat.S_IMODE(st.st_mode),
-        owner=(st.st_uid, st.st_gid),
-        error=UsageError,
-    )
+    _rewrite(real, new_text.encode("utf-8"))
     return Extension(path, dates.end, until, old_archive, new_archive)
 
 

@@ -17,7 +17,6 @@ of a task would go on writing to the cluster, unlocked.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import importlib
 import multiprocessing
 import os
@@ -39,7 +38,7 @@ def _die_with_the_play():
     if not _GUARDED:
         _GUARDED.append(True)
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc = ctypes.CDLL(None, use_errno=True)  # the C library this process runs on
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):  # not Linux-like: nothing to ask for
             return True
