@@ -136,8 +136,7 @@ def run_playbook(
         if on_event is not None:
             if verbose and event.get("stdout"):
                 on_event(_output(event))
-            progress = _progress(event)
-            if progress is not None:
+            for progress in _progress(event):
                 on_event(progress)
         return False  # write no job-event file: everything needed is in `result` already
 
@@ -182,6 +181,10 @@ def _environment(target: Target, private: Path) -> dict[str, str]:
         "LABSCTL_PARENT_PID": str(os.getpid()),
         "ANSIBLE_COLLECTIONS_PATH": str(paths.playbooks_dir() / "collections"),
         "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        # host_vars read once, by ansible-playbook, when the inventory loads: a batched task
+        # reads every residency's variables in its worker, which would otherwise load each
+        # residency's file again in every task (0.1 s a residency).
+        "ANSIBLE_RUN_VARS_PLUGINS": "start",
         "ANSIBLE_FORCE_COLOR": "false",
         "ANSIBLE_NOCOLOR": "true",
         # Module arguments (secret values among them) go to the interpreter's stdin, and what
@@ -363,8 +366,18 @@ def _output(event: dict[str, Any]) -> Progress:
     )
 
 
-def _progress(event: dict[str, Any]) -> Progress | None:
+def _per_residency(host: str, res: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{residency: its own result} of a task's result: a batched task of the collection holds
+    them under `residencies` (plugin_utils/batch.py); any other task is its host's."""
+    batched = res.get("residencies")
+    if isinstance(batched, dict):
+        return {str(k): v for k, v in batched.items() if isinstance(v, dict)}
+    return {host: res}
+
+
+def _progress(event: dict[str, Any]) -> list[Progress]:
     data = event.get("event_data", {})
+    host, role, task = str(data.get("host", "")), _role(data), str(data.get("task", ""))
     states = {
         "runner_on_start": "started",
         "runner_on_failed": "failed",
@@ -373,12 +386,19 @@ def _progress(event: dict[str, Any]) -> Progress | None:
     }
     kind = event.get("event")
     if kind == "runner_on_ok":
-        state = "changed" if data.get("res", {}).get("changed") else "ok"
-    elif kind in states:
-        state = states[kind]
-    else:
-        return None
-    return Progress(str(data.get("host", "")), _role(data), str(data.get("task", "")), state)
+        progress = []
+        for residency, res in _per_residency(host, data.get("res") or {}).items():
+            if res.get("failed"):
+                state = "failed"
+            elif res.get("skipped"):
+                state = "skipped"
+            else:
+                state = "changed" if res.get("changed") else "ok"
+            progress.append(Progress(residency, role, task, state))
+        return progress
+    if kind in states:
+        return [Progress(host, role, task, states[kind])]
+    return []
 
 
 def _collect(event: dict[str, Any], result: RunResult, diff: bool) -> None:
@@ -389,45 +409,56 @@ def _collect(event: dict[str, Any], result: RunResult, diff: bool) -> None:
         result.stats = _host_stats(data)
         result.recap = True
     elif event.get("event") == "runner_on_ok":
-        for entry in res.get("results") or []:
-            if isinstance(entry, dict) and "action" in entry and "kind" in entry:
-                result.objects.append(
-                    ObjectOutcome(
-                        host,
-                        _role(data),
-                        entry["apiVersion"],
-                        entry["kind"],
-                        entry.get("namespace"),
-                        entry["name"],
-                        entry["action"],
-                    )
-                )
-        for entry in res.get("pruned") or []:  # residency_prune's objects, deleted or to be
-            if isinstance(entry, dict) and "kind" in entry:
-                result.objects.append(
-                    ObjectOutcome(
-                        host,
-                        "prune",
-                        entry["apiVersion"],
-                        entry["kind"],
-                        entry.get("namespace"),
-                        entry["name"],
-                        "pruned",
-                    )
-                )
+        for residency, own in _per_residency(host, res).items():
+            _collect_objects(residency, _role(data), own, result)
+            if own.get("failed"):  # one residency of a batched task
+                result.failures.append(_failure(residency, data, own))
         if diff and isinstance(res.get("diff"), list):
             result.diffs.extend(d for d in res["diff"] if isinstance(d, dict))
     elif event.get("event") in ("runner_on_failed", "runner_on_unreachable") and not data.get(
         "ignore_errors"
     ):
-        result.failures.append(
-            Failure(
-                host,
-                _role(data),
-                str(data.get("task", "")),
-                str(res.get("msg") or "failed").strip(),
-                res.get("object"),
-                res.get("reason"),
-                res.get("status") if isinstance(res.get("status"), int) else None,
+        if any(f.residency == host for f in result.failures):
+            return  # failed_residencies.yml failing a residency a batched task reported already
+        result.failures.append(_failure(host, data, res))
+
+
+def _failure(residency: str, data: dict[str, Any], res: dict[str, Any]) -> Failure:
+    return Failure(
+        residency,
+        _role(data),
+        str(data.get("task", "")),
+        str(res.get("msg") or "failed").strip(),
+        res.get("object"),
+        res.get("reason"),
+        res.get("status") if isinstance(res.get("status"), int) else None,
+    )
+
+
+def _collect_objects(residency: str, role: str, res: dict[str, Any], result: RunResult) -> None:
+    for entry in res.get("results") or []:
+        if isinstance(entry, dict) and "action" in entry and "kind" in entry:
+            result.objects.append(
+                ObjectOutcome(
+                    residency,
+                    role,
+                    entry["apiVersion"],
+                    entry["kind"],
+                    entry.get("namespace"),
+                    entry["name"],
+                    entry["action"],
+                )
             )
-        )
+    for entry in res.get("pruned") or []:  # residency_prune's objects, deleted or to be
+        if isinstance(entry, dict) and "kind" in entry:
+            result.objects.append(
+                ObjectOutcome(
+                    residency,
+                    "prune",
+                    entry["apiVersion"],
+                    entry["kind"],
+                    entry.get("namespace"),
+                    entry["name"],
+                    "pruned",
+                )
+            )

@@ -1,11 +1,12 @@
 # Copyright: The labsctl authors
 # Apache License 2.0 (see LICENSE in the repository root)
-"""Run labsctl.residency.residency_prune in Ansible's worker (plugin_utils/in_process.py)."""
+"""Run labsctl.residency.residency_prune once for the play's batch of residencies
+(plugin_utils/batch.py)."""
 
 from __future__ import annotations
 
-from ansible_collections.labsctl.residency.plugins.plugin_utils.in_process import InProcessAction
+from ansible_collections.labsctl.residency.plugins.plugin_utils.batch import BatchedAction
 
 
-class ActionModule(InProcessAction):
+class ActionModule(BatchedAction):
     module = "residency_prune"

@@ -23,12 +23,14 @@ not be opened, a read (GET, HEAD) failed or got 5xx, or the server refused it wi
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import traceback
 from urllib.parse import urlencode
@@ -64,6 +66,9 @@ IDEMPOTENT = ("GET", "HEAD")
 RETRY_STATUSES = (500, 502, 503, 504)  # for reads; 429 for any method
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+POOL_SIZE = 16  # connections kept per API server: a batched task sends requests concurrently
+_SHARED = {"clients": None}  # {connect's arguments: Client} inside shared_clients()
+_SHARED_LOCK = threading.Lock()
 
 
 def require_libraries(module):
@@ -325,6 +330,7 @@ class Client:
         self._clock = clock
         self._sleep = sleep
         self.headers = {"Accept": "application/json", "User-Agent": "labsctl"}
+        self.discovered = {}  # discovery documents by path, read once per client
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
         # Impersonate-Group once per group: a plain dict holds a header name only once.
@@ -340,7 +346,8 @@ class Client:
             context.verify_mode = ssl.CERT_NONE
         if cert_file and key_file:
             context.load_cert_chain(cert_file, key_file)
-        options = {"ssl_context": context, "retries": False}  # timeouts: per request
+        # timeouts: per request
+        options = {"ssl_context": context, "retries": False, "maxsize": POOL_SIZE}
         if tls_server_name and not insecure:  # SNI and the name the certificate must hold
             options.update(server_hostname=tls_server_name, assert_hostname=tls_server_name)
         if not proxy_url:
@@ -380,6 +387,12 @@ class Client:
             payload = json.dumps(body).encode("utf-8")  # JSON is YAML, for apply patches
         response = self._bounded(method, path, url, payload, headers)
         return self._decode(response.status, response.reason, response.data)
+
+    def discovery(self, path):
+        """A discovery document (/version, /apis, /apis/<group>/<version>), read once."""
+        if path not in self.discovered:
+            self.discovered[path] = self.request("GET", path)
+        return self.discovered[path]
 
     def _bounded(self, method, path, url, payload, headers):
         """One request under the policy: every attempt bounded, retried only when safe."""
@@ -483,7 +496,38 @@ def _from_environment(timeout):
     )
 
 
+@contextlib.contextmanager
+def shared_clients():
+    """Within this block, `connect` gives the same client to every caller that asks for the same
+    cluster in the same way (threads included): one connection pool and one discovery per
+    cluster for a task that works on many residencies."""
+    with _SHARED_LOCK:
+        outer = _SHARED["clients"]
+        if outer is None:
+            _SHARED["clients"] = {}
+    try:
+        yield
+    finally:
+        if outer is None:
+            with _SHARED_LOCK:
+                _SHARED["clients"] = None
+
+
 def connect(kubeconfig=None, context=None, timeout=None, impersonate=None, in_cluster=None):
+    """A client (see _connect); inside shared_clients(), one per cluster and way of asking."""
+    if _SHARED["clients"] is None:
+        return _connect(kubeconfig, context, timeout, impersonate, in_cluster)
+    key = json.dumps([kubeconfig, context, timeout, impersonate, in_cluster], default=str)
+    with _SHARED_LOCK:
+        clients = _SHARED["clients"]
+        if clients is None:  # the block ended meanwhile
+            return _connect(kubeconfig, context, timeout, impersonate, in_cluster)
+        if key not in clients:
+            clients[key] = _connect(kubeconfig, context, timeout, impersonate, in_cluster)
+        return clients[key]
+
+
+def _connect(kubeconfig=None, context=None, timeout=None, impersonate=None, in_cluster=None):
     """A client for the kubeconfig (option, K8S_AUTH_KUBECONFIG, KUBECONFIG, ~/.kube/config;
     each may list several files) and context (option, K8S_AUTH_CONTEXT, current-context); without
     a kubeconfig option or K8S_AUTH_KUBECONFIG, K8S_AUTH_HOST with its companions (AWX's

@@ -163,8 +163,8 @@ def run(params, check_mode, diff):
         asked.append(params["gitops_namespace"])
     try:
         client = connect(params["kubeconfig"], params["context"], params["request_timeout"])
-        version = client.request("GET", "/version").get("gitVersion", "unknown")
-        groups = client.request("GET", "/apis").get("groups", [])
+        version = client.discovery("/version").get("gitVersion", "unknown")
+        groups = client.discovery("/apis").get("groups", [])
         namespaces = {}
         for name in asked:
             try:

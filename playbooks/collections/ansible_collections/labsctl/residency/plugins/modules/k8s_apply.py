@@ -74,6 +74,13 @@ options:
         description: Name of the set, used in results.
         type: str
         default: objects
+  enabled:
+    description:
+      - Whether to apply anything; false for a residency whose cluster lacks what the objects
+        need. (A batched task's C(when) is decided once for all residencies; this is decided
+        for each.)
+    type: bool
+    default: true
   field_manager:
     description: Field manager of the server-side apply.
     type: str
@@ -91,6 +98,13 @@ options:
         (C(password) without it). Never logged, never returned, hidden in diffs.
     type: dict
     default: {}
+  wait_active:
+    description:
+      - Seconds to wait, after the apply, until every applied object that reports a
+        C(status.phase) (a Namespace) is C(Active); C(0) does not wait. A namespace that is still
+        being deleted is not C(Active), and objects cannot be created in it. Not in check mode.
+    type: int
+    default: 0
   ownership_labels:
     description:
       - Label keys an existing object must carry with the same values as the object applied;
@@ -144,6 +158,7 @@ counts:
 """
 
 import json
+import time
 
 from ansible_collections.labsctl.residency.plugins.module_utils.client import (
     CLUSTER_ARGUMENT_SPEC,
@@ -207,7 +222,7 @@ class Cluster:
         if api_version not in self.resources:
             prefix = "/api/" if "/" not in api_version else "/apis/"
             try:
-                listing = self.request("GET", prefix + api_version)
+                listing = self.client.discovery(prefix + api_version)
             except ClientError as exc:
                 if exc.status == 404:
                     raise MissingAPIError(
@@ -484,6 +499,56 @@ def apply_one(cluster, obj, params, check_mode, warn=None):
     return action, before, after, (foreign.paths if foreign else [])
 
 
+WAIT_INTERVAL = 1.0
+
+
+def _wait_active(cluster, sets, results, counts, timeout, clock=time.monotonic, sleep=time.sleep):
+    """Wait until each applied object whose phase was not Active reports Active."""
+    objects = [o for s in sets if s["when"] for o in s["objects"]]
+    waiting = {
+        _describe(obj): (cluster.path(obj), entry)
+        for obj, entry in zip(objects, results, strict=True)
+        if entry["phase"] not in (None, "Active")
+    }
+    deadline = clock() + timeout
+    while waiting:
+        for described, (path, entry) in list(waiting.items()):
+            try:
+                current = cluster.get(path)
+            except ClientError as exc:
+                raise ModuleFailure(
+                    f"{described}: {exc.message} (HTTP {exc.status})",
+                    results=results,
+                    counts=counts,
+                    status=exc.status,
+                    reason=exc.reason or "Error",
+                    object=described,
+                ) from exc
+            if current is None:
+                raise ModuleFailure(
+                    f"{described} was deleted while labsctl applied it (it was being deleted "
+                    "already): apply again",
+                    results=results,
+                    counts=counts,
+                    reason="Deleted",
+                    object=described,
+                )
+            entry["phase"] = (current.get("status") or {}).get("phase")
+            if entry["phase"] == "Active":
+                del waiting[described]
+        if waiting and clock() >= deadline:
+            raise ModuleFailure(
+                f"not Active after {timeout} s: "
+                + ", ".join(f"{d} ({e['phase']})" for d, (_, e) in waiting.items()),
+                results=results,
+                counts=counts,
+                reason="Timeout",
+                object=next(iter(waiting)),
+            )
+        if waiting:
+            sleep(WAIT_INTERVAL)
+
+
 ARGUMENT_SPEC = {
     "sets": {
         "type": "list",
@@ -495,9 +560,11 @@ ARGUMENT_SPEC = {
             "name": {"type": "str", "default": "objects"},
         },
     },
+    "enabled": {"type": "bool", "default": True},
     "field_manager": {"type": "str", "default": FIELD_MANAGER},
     "force_conflicts": {"type": "bool", "default": True},
     "secret_values": {"type": "dict", "default": {}, "no_log": True},
+    "wait_active": {"type": "int", "default": 0},
     "ownership_labels": {
         "type": "list",
         "elements": "str",
@@ -508,6 +575,9 @@ ARGUMENT_SPEC = {
 
 
 def run(params, check_mode, diff):
+    if not params["enabled"]:
+        counts = {"created": 0, "changed": 0, "unchanged": 0}
+        return {"changed": False, "skipped": True, "results": [], "counts": counts}
     try:
         cluster = Cluster(
             connect(params["kubeconfig"], params["context"], params["request_timeout"])
@@ -567,6 +637,8 @@ def run(params, check_mode, diff):
                         "after": _hide_secret_data(_comparable(after)),
                     }
                 )
+    if params["wait_active"] > 0 and not check_mode:
+        _wait_active(cluster, params["sets"], results, counts, params["wait_active"])
     changed = counts["created"] + counts["changed"] > 0
     outcome = {"changed": changed, "results": results, "counts": counts}
     if warnings:

@@ -32,7 +32,7 @@ _PR_SET_PDEATHSIG = 1
 _GUARDED = []  # this worker asked already (a worker runs one task)
 
 
-def _die_with_the_play():
+def die_with_the_play():
     """Ask Linux for a SIGKILL when ansible-playbook dies; False when it is gone already."""
     parent = multiprocessing.parent_process()
     if not _GUARDED:
@@ -64,7 +64,7 @@ class InProcessAction(ActionBase):
                 )
             )
             return result
-        if not _die_with_the_play():
+        if not die_with_the_play():
             result.update(
                 failed=True,
                 reason="Orphaned",
