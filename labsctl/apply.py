@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -275,8 +276,8 @@ def _run(
         failures = _failures(run, name)
         outcomes = [o for o in run.objects if o.residency == name]
         summaries.append(_summarise(rendering, outcomes, failures))
-        if not dry_run:
-            _record(cluster_of[name], name, ok=not failures)
+    if not dry_run:
+        _record(cluster_of, {s.name: s.ok for s in summaries})
     return summaries, run.diffs, run.signal
 
 
@@ -293,25 +294,41 @@ def _failures(run: RunResult, residency: str) -> list[Failure]:
     return []
 
 
-def _record(cluster: Cluster, residency: str, *, ok: bool) -> None:
-    """The time and result of this apply, as annotations on the residency's namespaces (under
-    a field manager of their own, so the next apply neither sees nor removes them)."""
+def _record(cluster_of: dict[str, Cluster], ok: dict[str, bool]) -> None:
+    """The time and result of this apply, as annotations on each residency's namespaces (under
+    a field manager of their own, so the next apply neither sees nor removes them): one LIST
+    per cluster, the patches sent concurrently."""
     when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    patch = {
-        "metadata": {
-            "annotations": {
-                naming.ANNOTATION_LAST_APPLY: when,
-                naming.ANNOTATION_LAST_APPLY_RESULT: "succeeded" if ok else "failed",
-            }
-        }
-    }
     ownership = collection.ownership()
-    with cluster.rest_calls(f"recording the apply of residency {residency}"):
-        for namespace in ownership.namespaces_left(cluster.rest, residency):
+    clusters: dict[int, tuple[Cluster, list[str]]] = {}
+    for name in ok:
+        clusters.setdefault(id(cluster_of[name]), (cluster_of[name], []))[1].append(name)
+    for cluster, names in clusters.values():
+
+        def patch(namespace: dict[str, Any], cluster: Cluster = cluster) -> None:
+            owner = namespace["metadata"]["labels"][naming.LABEL_RESIDENCY]
+            annotations = {
+                naming.ANNOTATION_LAST_APPLY: when,
+                naming.ANNOTATION_LAST_APPLY_RESULT: "succeeded" if ok[owner] else "failed",
+            }
             cluster.rest.request(
                 "PATCH",
                 f"/api/v1/namespaces/{namespace['metadata']['name']}",
-                body=patch,
+                body={"metadata": {"annotations": annotations}},
                 query=[("fieldManager", f"{naming.FIELD_MANAGER}-last-apply")],
                 content_type="application/merge-patch+json",
             )
+
+        with cluster.rest_calls(f"recording the apply of residencies {', '.join(names)}"):
+            listing = cluster.rest.request(
+                "GET",
+                "/api/v1/namespaces",
+                query=[("labelSelector", ownership.fleet_selector(names))],
+            )
+            namespaces = [
+                n
+                for n in listing.get("items") or []
+                if (n["metadata"].get("labels") or {}).get(naming.LABEL_RESIDENCY) in ok
+            ]
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(patch, namespaces))

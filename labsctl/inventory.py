@@ -14,9 +14,6 @@ from labsctl.render import Rendering
 from labsctl.yamldump import dump_yaml
 
 GROUP = "residencies"
-# Where the playbooks put the residencies that failed, to fail them at their end
-# (playbooks/failed_residencies.yml); empty in the inventory, so that Ansible knows the group.
-FAILED_GROUP = "labsctl_failed"
 INVENTORY_FORMAT = 1
 
 
@@ -64,7 +61,7 @@ def inventory_files(renderings: list[Rendering]) -> dict[str, str]:
     hosts: dict[str, Any] = {r.residency.name: {} for r in renderings}
     files = {
         "hosts.yml": _header(renderings)
-        + dump_yaml({"all": {"children": {GROUP: {"hosts": hosts}, FAILED_GROUP: {}}}}),
+        + dump_yaml({"all": {"children": {GROUP: {"hosts": hosts}}}}),
         "group_vars/all.yml": _header(renderings)
         + dump_yaml(
             {

@@ -418,9 +418,14 @@ def _collect(event: dict[str, Any], result: RunResult, diff: bool) -> None:
     elif event.get("event") in ("runner_on_failed", "runner_on_unreachable") and not data.get(
         "ignore_errors"
     ):
-        if any(f.residency == host for f in result.failures):
-            return  # failed_residencies.yml failing a residency a batched task reported already
-        result.failures.append(_failure(host, data, res))
+        for residency, own in _per_residency(host, res).items():
+            if own is not res:  # a batched task that failed every residency
+                _collect_objects(residency, _role(data), own, result)
+            if own is not res and not own.get("failed"):
+                continue
+            if any(f.residency == residency for f in result.failures):
+                continue  # failed_residencies.yml failing what a batched task reported already
+            result.failures.append(_failure(residency, data, own))
 
 
 def _failure(residency: str, data: dict[str, Any], res: dict[str, Any]) -> Failure:

@@ -92,6 +92,7 @@ class ControlPlane:
         *,
         binaries: Binaries | None = None,
         tie_to_parent: bool = True,
+        controller_args: tuple[str, ...] = (),
     ) -> None:
         if flavour not in FLAVOURS:
             raise SandboxError(
@@ -101,6 +102,7 @@ class ControlPlane:
         self.flavour = flavour
         self.binaries = binaries
         self.tie_to_parent = tie_to_parent
+        self.controller_args = controller_args  # after the defaults: the last of a flag wins
         self.state: RunState | None = None
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -286,6 +288,7 @@ class ControlPlane:
             f"--controllers={','.join(CONTROLLERS)}",
             "--concurrent-namespace-syncs=4",
             "--v=0",
+            *self.controller_args,
         ]
 
     def _spawn(self, name: str, args: list[str]) -> None:

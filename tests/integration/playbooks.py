@@ -66,21 +66,18 @@ class PlaybookRun:
         return json.loads(self.stdout[self.stdout.index("{") :])
 
     def stats(self, host: str) -> dict[str, int]:
-        return self.data["stats"][host]
+        """The recap's counts for `host`: batched tasks count on the play's first host only, so
+        a residency with no task of its own has no line (all zero)."""
+        zero = dict.fromkeys(("ok", "changed", "failures", "skipped", "unreachable"), 0)
+        return {**zero, **self.data["stats"].get(host, {})}
 
     def results(self, host: str) -> list[tuple[str, dict[str, Any]]]:
-        """(task, result) of every task that ran for `host`: a batched task of the collection
-        runs on the play's first host and holds each residency's result under `residencies`."""
-        found = []
-        for play in self.data["plays"]:
-            for task in play["tasks"]:
-                for ran_on, result in task["hosts"].items():
-                    own = (result.get("residencies") or {}).get(host)
-                    if own is not None:
-                        found.append((task["task"]["name"], own))
-                    elif ran_on == host and "residencies" not in result:
-                        found.append((task["task"]["name"], result))
-        return found
+        return [
+            (task["task"]["name"], task["hosts"][host])
+            for play in self.data["plays"]
+            for task in play["tasks"]
+            if host in task["hosts"]
+        ]
 
     def applied(self, host: str) -> list[dict[str, Any]]:
         """Every object k8s_apply reported on, with its action."""

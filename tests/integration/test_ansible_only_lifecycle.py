@@ -159,3 +159,47 @@ def _teardown_refuses_then_backs_up_and_deletes(
     # Safe to re-run: nothing left, nothing refused.
     again = run_playbook("teardown.yml", inventory, admin_kubeconfig, "-e", "labsctl_backup_dir=")
     assert again.rc == 0, again.stdout[-3000:]
+
+
+def test_one_inventory_of_three_fails_only_the_residency_in_trouble_and_finishes_the_others(
+    tmp_path: Path, residency_name: str, admin_kubeconfig: Path, k8s: client.ApiClient
+) -> None:
+    """Every task of the collection runs once for the play's residencies (plugin_utils/
+    batch.py): one residency's failure, on the play's first host, must fail that residency
+    alone (its roles after it not applied, nothing of it pruned, its lock released) while the
+    others are applied, pruned and unlocked as if they had been alone."""
+    blocked, second, third = f"{residency_name}-x", residency_name, f"{residency_name}-y"
+    core = client.CoreV1Api(k8s)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=f"{blocked}-dev")))
+    specs = [write_spec(tmp_path, name) for name in (blocked, second, third)]
+    inventory = write_inventory(tmp_path, specs)
+    try:
+        applied = run_playbook("bootstrap.yml", inventory, admin_kubeconfig)
+        assert applied.rc != 0
+        assert "is not owned by this residency" in applied.failure(blocked)
+        assert applied.stats(blocked)["failures"] == 1
+        for name in (second, third):
+            assert applied.failure(name) == ""
+            assert applied.stats(name)["failures"] == 0
+            assert set(_namespaces(k8s, name)) == {f"{name}-{s}" for s in ("ci-cd", "dev", "test")}
+            assert core.list_namespaced_resource_quota(f"{name}-dev").items
+        # The failed residency: its namespaces role stopped at the namespace in the way, and
+        # no later role ran for it.
+        assert set(_namespaces(k8s, blocked)) == {f"{blocked}-ci-cd"}
+        assert core.list_namespaced_resource_quota(f"{blocked}-ci-cd").items == []
+        assert [_lease(k8s, name) for name in (blocked, second, third)] == [None, None, None]
+
+        # A re-run changes nothing for the two that are in sync, and still fails the third.
+        again = run_playbook("bootstrap.yml", inventory, admin_kubeconfig)
+        assert again.rc != 0
+        for name in (second, third):
+            assert again.applied(name)
+            assert {e["action"] for e in again.applied(name)} == {"unchanged"}
+        verified = run_playbook("verify.yml", inventory, admin_kubeconfig)
+        assert verified.rc != 0
+        assert [verified.stats(name)["failures"] for name in (second, third)] == [0, 0]
+    finally:
+        core.delete_namespace(f"{blocked}-dev")
+        for name in (blocked, third):
+            for ns in core.list_namespace(label_selector=naming.owner_selector(name)).items:
+                core.delete_namespace(ns.metadata.name)

@@ -210,10 +210,17 @@ class NotOwnedError(ApplyError):
 class Cluster:
     """Requests over one client; discovery only of the group-versions in use."""
 
-    def __init__(self, client):
+    def __init__(self, client, known=None):
         self.client = client
         self.resources = {}
         self.namespaces = {}
+        self.known = known  # a Known read beforehand, for the first read of each object
+
+    def first_read(self, obj, path):
+        """The live object at `path`: from `known` when its kind was listed, else a GET."""
+        if self.known is not None and (obj["apiVersion"], obj["kind"]) in self.known.kinds:
+            return self.known.objects.get(path)
+        return self.get(path)
 
     def request(self, method, path, body=None, query=None, content_type="application/json"):
         return self.client.request(method, path, body, query, content_type)
@@ -313,6 +320,53 @@ def _check_owned(obj, existing, keys):
             f"exists and is not owned by this residency ({held}); labsctl never takes over "
             "an object it did not create: rename or remove it"
         )
+
+
+class Known:
+    """Live objects read by one LIST per kind for many residencies at once (`read_known`):
+    `objects` by path, among the (apiVersion, kind) pairs in `kinds`, whose every owned object
+    is in `objects` (one that is missing there does not exist, or is not owned)."""
+
+    def __init__(self):
+        self.kinds = set()
+        self.objects = {}
+
+
+def read_known(cluster, objects, ownership_labels):
+    """A Known of the live objects that carry the ownership labels of `objects`, of the kinds
+    of `objects`: what each object's first read would have found (an object that exists
+    without them is refused when it is created: 409, NotOwned). A kind whose LIST fails is left
+    to per-object reads."""
+    known = Known()
+    values = {key: set() for key in ownership_labels}
+    for obj in objects:
+        labels = obj["metadata"].get("labels") or {}
+        for key in ownership_labels:
+            if not labels.get(key):
+                return known  # an object without them: nothing to select by
+            values[key].add(labels[key])
+    selector = ",".join(
+        f"{key}={next(iter(v))}" if len(v) == 1 else f"{key} in ({','.join(sorted(v))})"
+        for key, v in values.items()
+    )
+    kinds = []
+    for obj in objects:
+        if (obj["apiVersion"], obj["kind"]) not in kinds:
+            kinds.append((obj["apiVersion"], obj["kind"]))
+    for api_version, kind in kinds:
+        try:
+            resource = cluster.resource(api_version, kind)
+            base = ("/api/" if "/" not in api_version else "/apis/") + api_version
+            listing = cluster.request(
+                "GET", f"{base}/{resource['name']}", query=[("labelSelector", selector)]
+            )
+        except (ApplyError, ClientError):
+            continue  # not served, or not listable here: each object is read on its own
+        for item in listing.get("items") or []:
+            item["apiVersion"], item["kind"] = api_version, kind
+            known.objects[cluster.path(item)] = item
+        known.kinds.add((api_version, kind))
+    return known
 
 
 ATTEMPTS = 3  # reads and writes of one object when others change it in between
@@ -457,7 +511,7 @@ def apply_one(cluster, obj, params, check_mode, warn=None):
     if check_mode and namespace and not cluster.namespace_exists(namespace):
         return "created", None, obj, []
     for attempt in range(1, ATTEMPTS + 1):
-        before = cluster.get(path)
+        before = cluster.first_read(obj, path) if attempt == 1 else cluster.get(path)
         if attempt == 1:
             first = before
         if before is not None:
@@ -539,7 +593,7 @@ def _wait_active(cluster, sets, results, counts, timeout, clock=time.monotonic, 
         if waiting and clock() >= deadline:
             raise ModuleFailure(
                 f"not Active after {timeout} s: "
-                + ", ".join(f"{d} ({e['phase']})" for d, (_, e) in waiting.items()),
+                + ", ".join(f"{d} ({w[1]['phase']})" for d, w in waiting.items()),
                 results=results,
                 counts=counts,
                 reason="Timeout",
@@ -574,13 +628,21 @@ ARGUMENT_SPEC = {
 }
 
 
-def run(params, check_mode, diff):
+def objects_of(params):
+    """The objects the task would apply with `params`."""
+    if not params["enabled"]:
+        return []
+    return [obj for s in params["sets"] if s["when"] for obj in s["objects"]]
+
+
+def run(params, check_mode, diff, known=None):
+    """Apply the objects of `params`; `known`: a Known read for them (and maybe others)."""
     if not params["enabled"]:
         counts = {"created": 0, "changed": 0, "unchanged": 0}
         return {"changed": False, "skipped": True, "results": [], "counts": counts}
     try:
         cluster = Cluster(
-            connect(params["kubeconfig"], params["context"], params["request_timeout"])
+            connect(params["kubeconfig"], params["context"], params["request_timeout"]), known
         )
     except ClientError as exc:
         raise ModuleFailure(

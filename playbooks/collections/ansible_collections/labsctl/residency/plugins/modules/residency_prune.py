@@ -90,34 +90,68 @@ ARGUMENT_SPEC = {
 }
 
 
+_EXPECTED = (LockError, OwnershipError, ClientError, OSError, ValueError, KeyError)
+
+
 def run(params, check_mode, diff):
+    del diff
+    outcome = run_batch([params], check_mode)[0]
+    if outcome.get("failed"):
+        fields = {k: v for k, v in outcome.items() if k not in ("failed", "msg", "changed")}
+        raise ModuleFailure(outcome["msg"], **fields)
+    return outcome
+
+
+def run_batch(batch, check_mode):
+    """The outcome of each residency's prune, for `batch`: the parameters of residencies on one
+    cluster, reached in one way. One LIST per kind finds what all of them own; a residency
+    whose deletes fail is a failed outcome, the others go on."""
+    first = batch[0]
+    kinds = []
+    for params in batch:
+        kinds += [k for k in kinds_of(params["keep"]) if k not in kinds]
+    try:
+        client = connect(first["kubeconfig"], first["context"], first["request_timeout"])
+        discovery = Discovery(client)
+        owned = list_owned(client, discovery, [p["residency"] for p in batch], kinds)
+    except _EXPECTED as exc:  # the scan failed: no residency of the batch is pruned
+        failure = _failure(exc, [p["residency"] for p in batch], [])
+        return [dict(failure) for _ in batch]
+    return [_prune(client, discovery, p, owned[p["residency"]], check_mode) for p in batch]
+
+
+def _prune(client, discovery, params, owned, check_mode):
     residency = params["residency"]
+    kinds = kinds_of(params["keep"])
+    mine = [o for o in owned if (o["apiVersion"], o["kind"]) in kinds]
     pruned = []
     try:
-        client = connect(params["kubeconfig"], params["context"], params["request_timeout"])
-        discovery = Discovery(client)
-        kinds = kinds_of(params["keep"])
-        owned = list_owned(client, discovery, [residency], kinds)[residency]
-        for ref in stale(owned, params["keep"], kinds):
+        for ref in stale(mine, params["keep"], kinds):
             if not check_mode:
                 if params["lock_holder"]:
                     check(client, residency, params["lock_holder"], f"pruning {ref.describe()}")
                 delete(client, discovery, ref)
             pruned.append({**ref.as_dict(), "action": "pruned"})
-    except LockError as exc:
-        raise ModuleFailure(str(exc), reason=exc.reason, pruned=pruned) from exc
-    except OwnershipError as exc:
-        raise ModuleFailure(str(exc), reason="Error", pruned=pruned) from exc
-    except ClientError as exc:
-        raise ModuleFailure(
-            f"pruning residency {residency}: {exc.message}",
+    except _EXPECTED as exc:
+        return _failure(exc, [residency], pruned)
+    return {"changed": bool(pruned), "pruned": pruned}
+
+
+def _failure(exc, residencies, pruned):
+    outcome = {"failed": True, "changed": bool(pruned), "pruned": pruned}
+    if isinstance(exc, LockError):
+        outcome.update(msg=str(exc), reason=exc.reason)
+    elif isinstance(exc, OwnershipError):
+        outcome.update(msg=str(exc), reason="Error")
+    elif isinstance(exc, ClientError):
+        outcome.update(
+            msg=f"pruning residency {', '.join(residencies)}: {exc.message}",
             status=exc.status,
             reason=exc.reason or "Error",
-            pruned=pruned,
-        ) from exc
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModuleFailure(f"cannot load the cluster configuration: {exc}", pruned=pruned) from exc
-    return {"changed": bool(pruned), "pruned": pruned}
+        )
+    else:  # OSError, ValueError, KeyError: reading the kubeconfig
+        outcome.update(msg=f"cannot load the cluster configuration: {exc}", reason="Error")
+    return outcome
 
 
 def main():

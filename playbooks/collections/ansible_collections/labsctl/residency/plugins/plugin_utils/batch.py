@@ -78,8 +78,10 @@ class BatchedAction(ActionBase):
         del tmp
         failed = dict((task_vars.get("ansible_facts") or {}).get(FAILED_FACT) or {})
         batch = list(task_vars.get("ansible_play_batch") or [])
-        if task_vars["inventory_hostname"] not in batch:  # run on its own
-            batch.insert(0, task_vars["inventory_hostname"])
+        if task_vars["inventory_hostname"] not in batch:
+            # A failed host's task: an `always` after a task that failed every residency.
+            batch = list(task_vars.get("ansible_play_hosts_all") or [])
+            batch = batch or [task_vars["inventory_hostname"]]
         hosts = [h for h in batch if h not in failed or not self.leaves_failed_alone]
         if self._connection.transport == "local" and not die_with_the_play():
             result.update(
@@ -167,8 +169,8 @@ class BatchedAction(ActionBase):
         workers = min(concurrency(), len(prepared)) or 1
         with shared_clients(), ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {
-                host: pool.submit(_run_one, module, args, check, diff)
-                for host, (args, _) in prepared.items()
+                host: pool.submit(_guarded, self.run_one, module, ready[0], check, diff, host)
+                for host, ready in prepared.items()
             }
             return {host: future.result() for host, future in futures.items()}
 
@@ -194,6 +196,18 @@ class BatchedAction(ActionBase):
             changed=any(o.get("changed") for o in residencies.values()),
             residencies=residencies,
         )
+        if newly and len(newly) == len(residencies):
+            # Every residency failed: the task fails (and so every host), with the message of
+            # its residency when it had one, as the module run on its own would.
+            if len(newly) == 1:
+                only = next(iter(newly.values()))
+                result.update(failed=True, **{k: only[k] for k in _FAILURE_KEYS if k in only})
+            else:
+                result.update(
+                    failed=True,
+                    msg="every residency failed: "
+                    + "; ".join(f"{h}: {f.get('msg', '')}" for h, f in newly.items()),
+                )
         if self._task.diff:
             result["diff"] = diffs
         if warnings:
@@ -217,6 +231,11 @@ class BatchedAction(ActionBase):
     def skip_reason(self, args):
         """Why this residency has nothing to do with these arguments, or None."""
         del args
+
+    def run_one(self, module, params, check_mode, diff, host):
+        """One residency's run of the module (in a thread of its own)."""
+        del host
+        return module.run(params, check_mode, diff)
 
     def finish(self, outcome):
         """A residency's successful outcome, as the task registers it."""
@@ -289,10 +308,10 @@ def _failure(msg, **fields):
     return {"failed": True, "changed": False, "msg": msg, **fields}
 
 
-def _run_one(module, params, check_mode, diff):
+def _guarded(run_one, *args):
     """One residency's run of the module: its result, or its failure as a result."""
     try:
-        return module.run(params, check_mode, diff)
+        return run_one(*args)
     except ModuleFailure as exc:
         return _failure(exc.msg, **exc.fields)
     except ClientError as exc:  # a request the module did not expect to fail
