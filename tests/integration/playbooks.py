@@ -72,12 +72,18 @@ class PlaybookRun:
         return {**zero, **self.data["stats"].get(host, {})}
 
     def results(self, host: str) -> list[tuple[str, dict[str, Any]]]:
-        return [
-            (task["task"]["name"], task["hosts"][host])
-            for play in self.data["plays"]
-            for task in play["tasks"]
-            if host in task["hosts"]
-        ]
+        """(task, result) of every task that ran for `host`: a batched task of the collection
+        runs on the play's first host and holds each residency's result under `residencies`."""
+        found = []
+        for play in self.data["plays"]:
+            for task in play["tasks"]:
+                for ran_on, result in task["hosts"].items():
+                    own = (result.get("residencies") or {}).get(host)
+                    if own is not None:
+                        found.append((task["task"]["name"], own))
+                    elif ran_on == host and "residencies" not in result:
+                        found.append((task["task"]["name"], result))
+        return found
 
     def applied(self, host: str) -> list[dict[str, Any]]:
         """Every object k8s_apply reported on, with its action."""

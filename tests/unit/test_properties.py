@@ -94,6 +94,7 @@ def _trusted_strings(data: Any) -> list[str]:
 # Fields whose value is not written into any object (references, switches, secret sources).
 NOT_RENDERED = {
     ("spec", "cluster", "flavour"),
+    ("spec", "stages", 0, "quota", "profile"),  # a profile's name selects values, not rendered
     ("spec", "pipelines", "gitCredentialsSecret"),
     ("spec", "secrets", 0, "name"),
     ("spec", "secrets", 0, "env"),

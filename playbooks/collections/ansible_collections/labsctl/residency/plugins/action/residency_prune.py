@@ -17,7 +17,8 @@ class ActionModule(BatchedAction):
         if self._connection.transport != "local":
             return super()._run_all(module, prepared)
         clusters = {}
-        for host, (params, _) in prepared.items():
+        for host, ready in prepared.items():
+            params = ready[0]
             way = (params["kubeconfig"], params["context"], params["request_timeout"])
             clusters.setdefault(way, []).append(host)
         outcomes = {}

@@ -404,6 +404,9 @@ def _create(cluster, path, obj, params, check_mode):
         )
     except ClientError as exc:
         if exc.status == 409:
+            found = cluster.get(path)  # read from a list by label: it may exist, not ours
+            if found is not None:
+                _check_owned(obj, found, params["ownership_labels"])
             raise NotOwnedError(
                 "was created by someone else while labsctl was creating it; labsctl never takes "
                 "over an object it did not create: rename or remove it"

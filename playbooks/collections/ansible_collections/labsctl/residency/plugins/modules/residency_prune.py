@@ -116,7 +116,7 @@ def run_batch(batch, check_mode):
         owned = list_owned(client, discovery, [p["residency"] for p in batch], kinds)
     except _EXPECTED as exc:  # the scan failed: no residency of the batch is pruned
         failure = _failure(exc, [p["residency"] for p in batch], [])
-        return [dict(failure) for _ in batch]
+        return [dict(failure) for _params in batch]
     return [_prune(client, discovery, p, owned[p["residency"]], check_mode) for p in batch]
 
 
