@@ -216,9 +216,13 @@ class Cluster:
         self.namespaces = {}
         self.known = known  # a Known read beforehand, for the first read of each object
 
+    def listed(self, obj):
+        """Whether `obj`'s first read comes from `known` (a LIST by label), not a GET."""
+        return self.known is not None and (obj["apiVersion"], obj["kind"]) in self.known.kinds
+
     def first_read(self, obj, path):
         """The live object at `path`: from `known` when its kind was listed, else a GET."""
-        if self.known is not None and (obj["apiVersion"], obj["kind"]) in self.known.kinds:
+        if self.listed(obj):
             return self.known.objects.get(path)
         return self.get(path)
 
@@ -404,7 +408,8 @@ def _create(cluster, path, obj, params, check_mode):
         )
     except ClientError as exc:
         if exc.status == 409:
-            found = cluster.get(path)  # read from a list by label: it may exist, not ours
+            # Known absent from a list by label, it may well exist without the labels.
+            found = cluster.get(path) if cluster.listed(obj) else None
             if found is not None:
                 _check_owned(obj, found, params["ownership_labels"])
             raise NotOwnedError(
