@@ -12,7 +12,10 @@ from ansible_collections.labsctl.residency.plugins.module_utils.client import (
     connect,
     shared_clients,
 )
-from ansible_collections.labsctl.residency.plugins.plugin_utils.batch import BatchedAction
+from ansible_collections.labsctl.residency.plugins.plugin_utils.batch import (
+    BatchedAction,
+    by_cluster,
+)
 
 
 class ActionModule(BatchedAction):
@@ -25,11 +28,7 @@ class ActionModule(BatchedAction):
     def _run_all(self, module, prepared):
         if self._connection.transport != "local":
             return super()._run_all(module, prepared)
-        clusters = {}
-        for host, ready in prepared.items():
-            params = ready[0]
-            way = (params["kubeconfig"], params["context"], params["request_timeout"])
-            clusters.setdefault(way, []).append(host)
+        clusters = by_cluster(prepared)
         with shared_clients():
             for way, hosts in clusters.items():
                 keys = prepared[hosts[0]][0]["ownership_labels"]

@@ -7,7 +7,10 @@
 from __future__ import annotations
 
 from ansible_collections.labsctl.residency.plugins.module_utils.client import shared_clients
-from ansible_collections.labsctl.residency.plugins.plugin_utils.batch import BatchedAction
+from ansible_collections.labsctl.residency.plugins.plugin_utils.batch import (
+    BatchedAction,
+    by_cluster,
+)
 
 
 class ActionModule(BatchedAction):
@@ -16,11 +19,7 @@ class ActionModule(BatchedAction):
     def _run_all(self, module, prepared):
         if self._connection.transport != "local":
             return super()._run_all(module, prepared)
-        clusters = {}
-        for host, ready in prepared.items():
-            params = ready[0]
-            way = (params["kubeconfig"], params["context"], params["request_timeout"])
-            clusters.setdefault(way, []).append(host)
+        clusters = by_cluster(prepared)
         outcomes = {}
         with shared_clients():
             for hosts in clusters.values():

@@ -304,6 +304,17 @@ def plain(value):
     return json.loads(json.dumps(value, default=str))
 
 
+def by_cluster(prepared):
+    """{(kubeconfig, context, request_timeout): [residency, ...]} of `prepared` parameters: the
+    residencies reached in one way, on one cluster."""
+    clusters = {}
+    for host, ready in prepared.items():
+        params = ready[0]
+        way = (params["kubeconfig"], params["context"], params["request_timeout"])
+        clusters.setdefault(way, []).append(host)
+    return clusters
+
+
 def _failure(msg, **fields):
     return {"failed": True, "changed": False, "msg": msg, **fields}
 
