@@ -1,8 +1,11 @@
 """The per-residency Ansible inventory that `playbooks/*.yml` run with plain `ansible-playbook`.
 
-Each residency is one inventory host (connection `local`), so an inventory holding several
-residencies lets Ansible's forks work on them in parallel. The objects come from the same
-rendering as `labsctl render --format manifests`; strings Ansible would template are `!unsafe`.
+Each residency is one inventory host (connection `local`). Its variables are in two files:
+`host_vars/<residency>.yml`, what the playbooks know of it (one `!unsafe` mapping), and
+`host_vars/<residency>.objects.json`, its objects (the same rendering as `labsctl render
+--format manifests`) with every string marked unsafe. Ansible's host_vars plugin reads the
+first; the collection's vars plugin `residency_objects` reads the second with the standard JSON
+parser, which costs a fraction of Ansible's own loader (bench/results/profile.md).
 """
 
 from __future__ import annotations
@@ -11,14 +14,21 @@ from typing import Any
 
 from labsctl import naming
 from labsctl.render import Rendering
+from labsctl.unsafejson import dump_unsafe_json
 from labsctl.yamldump import dump_yaml
 
 GROUP = "residencies"
-INVENTORY_FORMAT = 1
+INVENTORY_FORMAT = 2
+OBJECTS_SUFFIX = ".objects.json"  # the vars plugin's SUFFIX
 
 
 def host_vars(rendering: Rendering) -> dict[str, Any]:
     """Everything the playbooks need for one residency: facts about it and its objects."""
+    return {**fact_vars(rendering), **object_vars(rendering)}
+
+
+def fact_vars(rendering: Rendering) -> dict[str, Any]:
+    """The variables of `host_vars/<residency>.yml`: what the playbooks know of the residency."""
     residency = rendering.residency
     context = rendering.context
     pipelines = context["pipelines"]
@@ -32,16 +42,19 @@ def host_vars(rendering: Rendering) -> dict[str, Any]:
             "argocd": bool(context["gitops"]["enabled"]),
         },
         "labsctl_gitops_namespace": context["gitops"]["namespace"],
-        # What the residency declares, for the playbooks' prune and teardown steps.
-        "labsctl_keep": keep_refs(rendering),
         "labsctl_secret_refs": [
             ref.model_dump(exclude_none=True) for ref in residency.spec.secrets
         ],
-        **rendering.variables(),
     }
     if residency.spec.cluster.context:
         variables["labsctl_context"] = residency.spec.cluster.context
     return variables
+
+
+def object_vars(rendering: Rendering) -> dict[str, Any]:
+    """The variables of the objects file: what the residency declares, for the playbooks'
+    prune and teardown steps (`labsctl_keep`), and each role's objects."""
+    return {"labsctl_keep": keep_refs(rendering), **rendering.variables()}
 
 
 def keep_refs(rendering: Rendering) -> list[dict[str, Any]]:
@@ -74,8 +87,9 @@ def inventory_files(renderings: list[Rendering]) -> dict[str, str]:
     for rendering in renderings:
         name = rendering.residency.name
         files[f"host_vars/{name}.yml"] = _header(renderings) + dump_yaml(
-            host_vars(rendering), for_ansible=True
+            fact_vars(rendering), for_ansible=True
         )
+        files[f"host_vars/{name}{OBJECTS_SUFFIX}"] = dump_unsafe_json(object_vars(rendering))
     return files
 
 

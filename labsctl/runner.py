@@ -185,6 +185,13 @@ def _environment(target: Target, private: Path) -> dict[str, str]:
         # reads every residency's variables in its worker, which would otherwise load each
         # residency's file again in every task (0.1 s a residency).
         "ANSIBLE_RUN_VARS_PLUGINS": "start",
+        # each residency's objects (host_vars/<residency>.objects.json) read as data by the
+        # collection's vars plugin, not by Ansible's loader (bench/results/profile.md)
+        "ANSIBLE_VARS_ENABLED": _joined(
+            ",",
+            "ansible.builtin.host_group_vars,labsctl.residency.residency_objects",
+            "ANSIBLE_VARS_ENABLED",
+        ),
         "ANSIBLE_FORCE_COLOR": "false",
         "ANSIBLE_NOCOLOR": "true",
         # Module arguments (secret values among them) go to the interpreter's stdin, and what

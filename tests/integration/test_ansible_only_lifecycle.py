@@ -5,6 +5,7 @@ and the reverse-order teardown (the same code: the collection's module_utils).""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -203,3 +204,70 @@ def test_one_inventory_of_three_fails_only_the_residency_in_trouble_and_finishes
         for name in (blocked, third):
             for ns in core.list_namespace(label_selector=naming.owner_selector(name)).items:
                 core.delete_namespace(ns.metadata.name)
+
+
+def test_the_playbooks_read_each_residencys_objects_with_no_ansible_cfg(
+    tmp_path: Path, residency_name: str, admin_kubeconfig: Path
+) -> None:
+    """A pipeline that runs the playbooks from elsewhere, without the repository's ansible.cfg:
+    the objects file is still read (the vars plugin next to the playbooks), so check mode
+    finds every namespace missing and prunes nothing."""
+    inventory = write_inventory(tmp_path, [write_spec(tmp_path, residency_name)])
+    empty_cfg = tmp_path / "ansible.cfg"
+    empty_cfg.write_text("[defaults]\n")
+    planned = run_playbook(
+        "bootstrap.yml",
+        inventory,
+        admin_kubeconfig,
+        "--check",
+        env={"ANSIBLE_CONFIG": str(empty_cfg)},
+    )
+    assert planned.rc == 0, planned.stdout[-3000:]
+    created = {
+        (e["kind"], e["name"]) for e in planned.applied(residency_name) if e["action"] == "created"
+    }
+    assert {("Namespace", f"{residency_name}-{s}") for s in ("ci-cd", "dev", "test")} <= created
+
+
+def test_without_the_objects_vars_plugin_nothing_is_touched_and_the_error_says_why(
+    tmp_path: Path, residency_name: str, admin_kubeconfig: Path, k8s: client.ApiClient
+) -> None:
+    """Playbooks copied away from `playbooks/vars_plugins`, with no configuration enabling the
+    collection's vars plugin: no residency has objects, so none is locked, applied or pruned,
+    and each fails with what to do."""
+    inventory = write_inventory(tmp_path, [write_spec(tmp_path, residency_name)])
+    copied = tmp_path / "playbooks"
+    copied.mkdir()
+    repo_playbooks = Path(__file__).resolve().parents[2] / "playbooks"
+    for playbook in repo_playbooks.glob("*.yml"):
+        (copied / playbook.name).write_text(playbook.read_text())
+    cfg = tmp_path / "ansible.cfg"
+    cfg.write_text(
+        "[defaults]\n"
+        f"roles_path = {repo_playbooks.parent / 'roles'}\n"
+        f"collections_path = {repo_playbooks / 'collections'}\n"
+    )
+    completed = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(inventory),
+            str(copied / "bootstrap.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "ANSIBLE_CONFIG": str(cfg),
+            "K8S_AUTH_KUBECONFIG": str(admin_kubeconfig),
+        },
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode != 0
+    output = completed.stdout + completed.stderr
+    assert f"the objects of residency {residency_name} were not read" in output, output[-3000:]
+    assert "labsctl.residency.residency_objects" in output
+    assert _namespaces(k8s, residency_name) == {}
+    assert _lease(k8s, residency_name) is None

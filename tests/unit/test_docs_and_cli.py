@@ -96,7 +96,12 @@ def test_render_writes_the_inventory_and_reports_json(
     )
     assert code == 0
     result = json.loads(out)
-    assert result["files"] == ["group_vars/all.yml", "host_vars/payments.yml", "hosts.yml"]
+    assert result["files"] == [
+        "group_vars/all.yml",
+        "host_vars/payments.objects.json",
+        "host_vars/payments.yml",
+        "hosts.yml",
+    ]
     assert (tmp_path / "payments" / "hosts.yml").is_file()
 
 

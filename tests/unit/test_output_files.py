@@ -59,7 +59,12 @@ def test_render_lists_the_files_it_wrote_in_a_sorted_manifest(tmp_path: Path) ->
     result = api.render_spec(SMALL, tmp_path / "out")
     manifest = (result.directory / MANIFEST).read_text(encoding="utf-8")
     assert manifest == "".join(f"{name}\n" for name in sorted(result.files))
-    assert manifest.splitlines() == ["group_vars/all.yml", "host_vars/payments.yml", "hosts.yml"]
+    assert manifest.splitlines() == [
+        "group_vars/all.yml",
+        "host_vars/payments.objects.json",
+        "host_vars/payments.yml",
+        "hosts.yml",
+    ]
 
 
 def test_rerender_keeps_files_labsctl_did_not_write_byte_for_byte_with_their_modes(

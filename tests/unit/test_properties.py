@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import is_trusted_as_template
@@ -15,9 +16,16 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from labsctl import render, semantics
-from labsctl.inventory import inventory_files
+from labsctl.errors import RenderError
 from labsctl.spec import Residency
+from labsctl.unsafejson import dump_unsafe_json
 from labsctl.yamldump import dump_yaml
+from tests.unit.inventory_reading import (
+    as_playbooks_read,
+    as_vars_files_read,
+    read_objects,
+    write_inventory,
+)
 from tests.unit.walk import all_strings, string_paths
 
 EXAMPLE = yaml.safe_load(
@@ -63,19 +71,43 @@ def test_any_text_is_refused_or_kept_verbatim_without_changing_the_objects(
         assert {o["metadata"]["annotations"]["labsctl.dev/organisation"] for o in objects} == {text}
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    value=st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(),
-        lambda inner: (
-            st.lists(inner, max_size=3) | st.dictionaries(st.text(min_size=1), inner, max_size=3)
-        ),
-        max_leaves=10,
-    )
+JSON_DATA = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(min_size=1), inner, max_size=3)
+    ),
+    max_leaves=10,
 )
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=JSON_DATA)
 def test_any_helm_value_round_trips_through_the_inventory_unchanged(value: Any) -> None:
     document = {"values": value}
     assert yaml.load(dump_yaml(document, for_ansible=True), Loader=_UnsafeLoader) == document
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(value=JSON_DATA.filter(lambda v: "__ansible_" not in json.dumps(v)))
+def test_any_value_round_trips_through_the_objects_file_untrusted(
+    value: Any, tmp_path_factory: Any
+) -> None:
+    """Read by the collection's vars plugin and by Ansible's own loader (`vars_files`): the
+    same data, of the same types, and no string of it a template for Ansible."""
+    path = tmp_path_factory.mktemp("objects") / "t.objects.json"
+    path.write_text(dump_unsafe_json({"values": value}))
+    for seen in (
+        read_objects(str(path)),
+        DataLoader().load_from_file(str(path), unsafe=True, trusted_as_template=True),
+    ):
+        assert seen == {"values": value}
+        assert json.dumps(seen, sort_keys=True) == json.dumps({"values": value}, sort_keys=True)
+        assert _trusted_strings(seen) == []
+
+
+def test_a_key_ansible_would_read_as_a_marker_is_refused() -> None:
+    with pytest.raises(RenderError, match=r"values\.__ansible_unsafe"):
+        dump_unsafe_json({"values": {"__ansible_unsafe": "x"}})
 
 
 @settings(max_examples=100, deadline=None)
@@ -127,9 +159,10 @@ HOSTILE = st.sampled_from(
 def test_any_string_in_any_field_is_refused_or_reaches_objects_and_ansible_as_exact_data(
     path: tuple[Any, ...], text: str, tmp_path_factory: Any
 ) -> None:
-    """Refused by validation, or: written whole into the objects, and read by Ansible's own
-    loader (as its host_vars plugin does) as exactly the rendered data, no string of it trusted
-    as a template, so Ansible never evaluates it."""
+    """Refused by validation, or: written whole into the objects, and read as ansible-playbook
+    reads the inventory (the facts by Ansible's own loader, the objects by the collection's vars
+    plugin) and as `vars_files` reads the objects file, as exactly the rendered data, no string
+    of it trusted as a template, so Ansible never evaluates it."""
     data = copy.deepcopy(EXAMPLE)
     parent: Any = data
     for part in path[:-1]:
@@ -146,9 +179,11 @@ def test_any_string_in_any_field_is_refused_or_reaches_objects_and_ansible_as_ex
     assert [(o["kind"], sorted(o)) for o in objects] == SHAPE
     if path not in NOT_RENDERED and text:
         assert any(text in s for s in all_strings(objects)), path
-    host_vars = tmp_path_factory.mktemp("inventory") / "host_vars.yml"
-    host_vars.write_text(inventory_files([rendering])[f"host_vars/{residency.name}.yml"])
-    seen = DataLoader().load_from_file(str(host_vars), unsafe=True, trusted_as_template=True)
-    assert _trusted_strings(seen) == []
+    inventory = write_inventory(tmp_path_factory.mktemp("residency"), rendering)
     expected = json.loads(json.dumps(rendering.variables()))
-    assert {k: v for k, v in seen.items() if k in expected} == expected
+    for seen in (
+        as_playbooks_read(inventory, residency.name),
+        as_vars_files_read(inventory, residency.name),
+    ):
+        assert _trusted_strings(seen) == []
+        assert {k: v for k, v in seen.items() if k in expected} == expected

@@ -12,7 +12,6 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from ansible.parsing.dataloader import DataLoader
 from ansible.template import is_trusted_as_template
 
 from labsctl import api, load_spec, naming, semantics
@@ -22,6 +21,7 @@ from labsctl.inventory import inventory_files
 from labsctl.manifests import manifest_files
 from labsctl.render import render
 from labsctl.spec import Residency
+from tests.unit.inventory_reading import as_playbooks_read, as_vars_files_read, write_inventory
 from tests.unit.walk import all_strings, string_paths
 
 REPO = Path(__file__).resolve().parents[2]
@@ -204,10 +204,10 @@ def test_injection_into_any_string_field_is_refused_or_rendered_literally(payloa
         assert [(o["kind"], sorted(o)) for o in objects] == shape, path
         fragment = payload[:4]
         assert not [s for s in all_strings(objects) if fragment in s and payload not in s], path
-        # In the inventory, Ansible template markers are marked !unsafe.
-        text = inventory_files([rendering])[f"host_vars/{residency.name}.yml"]
-        if "{{" in payload or "{%" in payload:
-            assert "!unsafe" in text, f"unsafe payload at {path} not marked"
+        # The facts file is one `!unsafe` mapping; that no string of either file is ever a
+        # template for Ansible is the property test's (tests/unit/test_properties.py).
+        files = inventory_files([rendering])
+        assert files[f"host_vars/{residency.name}.yml"].count("--- !unsafe") == 1, path
 
 
 def _strings_ansible_would_template(data: Any, top: bool = True) -> list[str]:
@@ -229,7 +229,8 @@ JINJA_HEADER = "#jinja2:variable_start_string:'[[', variable_end_string:']]'\n[[
 
 def test_no_string_of_the_inventory_is_ever_a_template_for_ansible(tmp_path: Path) -> None:
     """Not only strings with `{{`: a `#jinja2:` header changes the delimiters, so every string
-    value and key is `!unsafe`, read by Ansible's own loader as the host_vars plugin does."""
+    value and key is unsafe, read as ansible-playbook reads the inventory (its host_vars plugin
+    and the collection's vars plugin), and as `vars_files` reads the objects file."""
     data = _base_data()
     data["spec"]["description"] = JINJA_HEADER
     data["spec"]["tooling"]["tools"][1]["values"] = {
@@ -239,12 +240,14 @@ def test_no_string_of_the_inventory_is_ever_a_template_for_ansible(tmp_path: Pat
         "plain": "no markers at all",
     }
     rendering = render(Residency.model_validate(data))
-    path = tmp_path / "host_vars.yml"
-    path.write_text(inventory_files([rendering])["host_vars/mobile-banking.yml"])
-    loaded = DataLoader().load_from_file(str(path), unsafe=True, trusted_as_template=True)
-    assert _strings_ansible_would_template(loaded) == []
+    inventory = write_inventory(tmp_path, rendering)
     rendered = json.loads(json.dumps(rendering.variables()["gitops_objects"]))
-    assert loaded["gitops_objects"] == rendered
+    for loaded in (
+        as_playbooks_read(inventory, "mobile-banking"),
+        as_vars_files_read(inventory, "mobile-banking"),
+    ):
+        assert _strings_ansible_would_template(loaded) == []
+        assert loaded["gitops_objects"] == rendered
     app = next(
         o for o in rendering.objects() if o["metadata"]["name"] == "mobile-banking-sonarqube"
     )

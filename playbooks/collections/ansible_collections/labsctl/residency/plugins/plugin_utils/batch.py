@@ -124,6 +124,9 @@ class BatchedAction(ActionBase):
 
     def _arguments(self, module, host_vars):
         """(validated parameters, None), or (None, an outcome that ends the residency's task)."""
+        missing = objects_not_read(host_vars)
+        if missing:
+            return None, _failure(missing, reason="ObjectsNotRead")
         templar = self._templar.copy_with_new_env(available_variables=host_vars)
         problems = self._role_problems(templar, host_vars)
         if problems:
@@ -250,6 +253,26 @@ class BatchedAction(ActionBase):
 # would receive it; anything else is templated by Ansible.
 _VARIABLE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 _PLACEHOLDER = "\0labsctl-batch-value-{}"
+
+
+def objects_not_read(host_vars):
+    """Why a labsctl inventory's residency has no objects, or "": from inventory format 2 on,
+    they are in `host_vars/<residency>.objects.json`, which only the collection's vars plugin
+    reads. Without it the roles would see no objects and prune would keep nothing."""
+    try:
+        inventory_format = int(host_vars.get("labsctl_inventory_format") or 0)
+    except (TypeError, ValueError):
+        return ""
+    if inventory_format < 2 or "labsctl_keep" in host_vars:
+        return ""
+    residency = host_vars.get("inventory_hostname")
+    return (
+        f"the objects of residency {residency} were not read: host_vars/{residency}.objects.json"
+        " is read by the vars plugin labsctl.residency.residency_objects, which did not run."
+        " Run the playbooks of the labsctl repository (playbooks/vars_plugins has it), or enable"
+        " it: vars_plugins_enabled = ansible.builtin.host_group_vars,"
+        " labsctl.residency.residency_objects"
+    )
 
 
 def template_data(templar, args, host_vars):
