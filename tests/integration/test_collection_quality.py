@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 COLLECTION = REPO / "playbooks" / "collections" / "ansible_collections" / "labsctl" / "residency"
 MODULES = sorted(p.stem for p in (COLLECTION / "plugins" / "modules").glob("*.py"))
 FILTERS = sorted(p.stem for p in (COLLECTION / "plugins" / "filter").glob("*.yml"))
+VARS = sorted(p.stem for p in (COLLECTION / "plugins" / "vars").glob("*.py"))
 
 
 def hack_sanity(step: str) -> subprocess.CompletedProcess[str]:
@@ -51,8 +52,11 @@ def test_the_collection_builds_and_installs_from_its_tarball() -> None:
     assert result.returncode == 0, report(result)
     assert MODULES
     assert FILTERS
-    documented = [f"ansible-doc -t module labsctl.residency.{name}" for name in MODULES] + [
-        f"ansible-doc -t filter labsctl.residency.{name}" for name in FILTERS
+    assert VARS
+    documented = [
+        *(f"ansible-doc -t module labsctl.residency.{name}" for name in MODULES),
+        *(f"ansible-doc -t vars labsctl.residency.{name}" for name in VARS),
+        *(f"ansible-doc -t filter labsctl.residency.{name}" for name in FILTERS),
     ]
     for check in ["install into a clean collections path", *documented]:
         assert re.search(rf"^  ok +{re.escape(check)}$", result.stdout, re.M), report(result)
@@ -64,7 +68,7 @@ def test_the_only_sanity_ignores_are_licence_headers_with_their_reason() -> None
     for line in lines:
         entry, _, reason = line.partition(" # ")
         assert re.fullmatch(
-            r"plugins/modules/\w+\.py validate-modules:missing-gplv3-license", entry
+            r"plugins/(modules|vars)/\w+\.py validate-modules:missing-gplv3-license", entry
         ), f"only the GPL licence header check may be ignored: {line}"
         assert "Apache-2.0" in reason, f"an ignore needs its reason: {line}"
 

@@ -15,6 +15,10 @@ description:
     the objects use.
   - Reports each object as C(created), C(changed) or C(unchanged); a re-run of unchanged objects
     changes nothing (the API server does not bump C(resourceVersion) on a no-op apply).
+  - Sends no apply for an object whose live state, as read, already holds it - one entry of
+    O(field_manager), an apply, owning nothing the object no longer declares, every declared
+    field there with the same value, no foreign field - so a re-run of a fleet in sync costs its
+    reads. Anything not proved so, and every Secret, is applied.
   - Check mode is a server-side dry run (admission and validation run). An object whose namespace
     does not exist yet (because this run would create it) is reported as C(created) without a
     request, instead of failing.
@@ -165,6 +169,7 @@ from ansible_collections.labsctl.residency.plugins.module_utils.client import (
     ClientError,
     connect,
 )
+from ansible_collections.labsctl.residency.plugins.module_utils.in_sync import in_sync
 from ansible_collections.labsctl.residency.plugins.module_utils.managed_fields import (
     foreign_paths,
     json_pointer,
@@ -473,6 +478,15 @@ def _drop_create_record(cluster, path, obj, manager):
     return obj
 
 
+def _proved_in_sync(filled, obj, before, params):
+    """The live object `before` already holds `obj` (module_utils/in_sync.py); never for a
+    Secret or an object given a secret value, whose data is not compared."""
+    if before is None or filled is not obj or obj["kind"] == "Secret":
+        return False
+    manager = params["field_manager"]
+    return in_sync(obj, before, manager, (LAST_APPLY_MANAGER.format(manager),))
+
+
 class Foreign:
     """The foreign fields of an applied object: JSON pointers to remove, and the paths that
     cannot be removed safely (described, with the reason)."""
@@ -527,6 +541,9 @@ def apply_one(cluster, obj, params, check_mode, warn=None):
             if (obj["metadata"].get("annotations") or {}).get(LIFECYCLE) == "create-only":
                 return "unchanged", before, before, []  # created once, never overwritten
         filled = _with_secret(obj, params["secret_values"])
+        if attempt == 1 and _proved_in_sync(filled, obj, before, params):
+            after = before  # nothing to send: the live object holds what the apply would
+            break
         try:
             if before is None:
                 after = _create(cluster, path, filled, params, check_mode)
