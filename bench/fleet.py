@@ -20,7 +20,8 @@ cold apply's object counts are reported for both). Before `plan-drift` one quota
 residency is changed by another field manager, on both sides. Everything is torn down at the end
 of each round. What is measured, and how: bench/fleetlib.py.
 
-    .venv/bin/python bench/fleet.py [--sizes small,full] [--counts 1,10,50] [--rounds 3]
+    .venv/bin/python bench/fleet.py [--sizes small,full] [--counts 1,10,50]
+        [--counts-for SIZE=N,N]... [--rounds 3]
         [--steps apply,noop,plan,plan-drift,status,teardown] [--out bench/results] [--quick]
 
 Results: OUT/fleet.md (tables), OUT/fleet.json (every sample), OUT/fleet.png (time per
@@ -391,16 +392,38 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--counts", type=lambda t: [int(x) for x in _list(t)], default=[1, 10, 50], help="N values"
     )
+    parser.add_argument(
+        "--counts-for",
+        action="append",
+        default=[],
+        type=_size_counts,
+        metavar="SIZE=N,N",
+        help="N values for one size instead of --counts (repeatable), e.g. full=1,10",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=lambda t: _list(t, STEPS), default=list(STEPS))
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--quick", action="store_true", help="N=1,2 and one round: a smoke check")
     args = parser.parse_args(argv)
     if args.quick:
-        args.counts, args.rounds = [1, 2], 1
-    if args.rounds < 1 or any(n < 1 for n in args.counts):
+        args.counts, args.rounds, args.counts_for = [1, 2], 1, []
+    args.counts_for = dict(args.counts_for)
+    every = [args.counts, *args.counts_for.values()]
+    if args.rounds < 1 or any(n < 1 for counts in every for n in counts):
         parser.error("--rounds and --counts must be at least 1")
     return args
+
+
+def _size_counts(text: str) -> tuple[str, list[int]]:
+    size, sep, counts = text.partition("=")
+    if not sep or size.strip() not in EXAMPLES:
+        raise argparse.ArgumentTypeError(
+            f"{text}: write SIZE=N,N with SIZE one of {', '.join(EXAMPLES)}"
+        )
+    try:
+        return size.strip(), [int(x) for x in _list(counts)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text}: the N values are whole numbers") from None
 
 
 def main(argv: Sequence[str]) -> None:
@@ -414,7 +437,7 @@ def main(argv: Sequence[str]) -> None:
         machine = bench.machine()
         turn = 0
         for size in args.sizes:
-            for n in args.counts:
+            for n in args.counts_for.get(size, args.counts):
                 for round_ in range(args.rounds):
                     order = TOOLS if turn % 2 == 0 else TOOLS[::-1]
                     turn += 1

@@ -20,6 +20,8 @@ from labsctl.yamldump import dump_yaml
 GROUP = "residencies"
 INVENTORY_FORMAT = 2
 OBJECTS_SUFFIX = ".objects.json"  # the vars plugin's SUFFIX
+# The vars plugins an inventory of this format needs (ANSIBLE_VARS_ENABLED, vars_plugins_enabled)
+VARS_PLUGINS = "ansible.builtin.host_group_vars,labsctl.residency.residency_objects"
 
 
 def host_vars(rendering: Rendering) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from typing import Any
 
 import ansible_runner
 
-from labsctl import paths
+from labsctl import inventory, paths
 from labsctl.cluster import Target
 
 _IDENT = "run"  # artifacts go to <private>/artifacts/run/
@@ -189,7 +189,7 @@ def _environment(target: Target, private: Path) -> dict[str, str]:
         # collection's vars plugin, not by Ansible's loader (bench/results/profile.md)
         "ANSIBLE_VARS_ENABLED": _joined(
             ",",
-            "ansible.builtin.host_group_vars,labsctl.residency.residency_objects",
+            inventory.VARS_PLUGINS,
             "ANSIBLE_VARS_ENABLED",
         ),
         "ANSIBLE_FORCE_COLOR": "false",

@@ -16,6 +16,7 @@ import pytest
 from kubernetes import client
 
 from labsctl import naming
+from labsctl.inventory import VARS_PLUGINS
 from tests.integration.playbooks import REPO, PlaybookRun, write_inventory, write_spec
 from tests.packaging.conftest import BIN, COLLECTION, Dist, build_collection, run
 
@@ -131,6 +132,9 @@ def test_the_playbooks_run_with_only_the_collection_installed_from_its_tarball(
             tmp_path,
             ANSIBLE_COLLECTIONS_PATH=str(collections),
             ANSIBLE_ROLES_PATH=str(project / "roles"),
+            # No playbooks/vars_plugins shim here: the collection's own vars plugin reads the
+            # objects files, enabled the way docs/awx.md tells an inventory source to.
+            ANSIBLE_VARS_ENABLED=VARS_PLUGINS,
             K8S_AUTH_KUBECONFIG=str(admin_kubeconfig),
         )
         done = subprocess.run(

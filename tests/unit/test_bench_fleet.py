@@ -232,3 +232,24 @@ def test_drift_patch_changes_one_hard_limit_of_the_first_quota() -> None:
     patch = fleetlib.drift_patch(objects)
     assert patch["metadata"] == {"name": "q", "namespace": "a-dev"}
     assert patch["spec"] == {"hard": {"pods": "12346"}}
+
+
+def _load_fleet() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fleet", REPO / "bench" / "fleet.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fleet"] = module  # its dataclasses too
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_counts_for_one_size_replace_the_counts_of_that_size_only() -> None:
+    fleet = _load_fleet()
+    args = fleet.parse(["--counts", "1,10,50", "--counts-for", "full=1,10"])
+    assert args.counts == [1, 10, 50]
+    assert args.counts_for == {"full": [1, 10]}
+    with pytest.raises(SystemExit):
+        fleet.parse(["--counts-for", "huge=1"])
+    with pytest.raises(SystemExit):
+        fleet.parse(["--counts-for", "full=ten"])

@@ -3,6 +3,7 @@ run, a killed ansible-playbook is a failed run, nothing of the environment reach
 
 from __future__ import annotations
 
+import configparser
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import ansible_runner.runner
 import pytest
 
+from labsctl import inventory
 from labsctl.cluster import Target
 from labsctl.runner import Progress, RunResult, run_playbook
 
@@ -269,3 +271,10 @@ def test_the_private_dir_is_removed_at_interpreter_exit(tmp_path: Path) -> None:
     )
     subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True, timeout=60)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_checkouts_ansible_cfg_enables_the_vars_plugins_labsctl_runs_with() -> None:
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).parents[2] / "ansible.cfg")
+    enabled = config["defaults"]["vars_plugins_enabled"]
+    assert [name.strip() for name in enabled.split(",")] == inventory.VARS_PLUGINS.split(",")
